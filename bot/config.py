@@ -1,0 +1,199 @@
+"""Killwatch's configuration: a TOML file, overridden by KILLWATCH_* environment variables.
+
+Built once by the CLI (never at import time). Secrets (the Discord token, the database
+password) come only from the environment or from a file named in the config, never from the
+config file itself, and show as ********** whenever settings are printed or logged.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+__all__ = ["ConfigError", "Settings", "config_path", "load_settings"]
+
+_SECRET_KEYS = (("discord", "token"), ("database", "password"))
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message names the key and what is allowed."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DiscordSettings(_Section):
+    token: SecretStr | None = None
+    token_file: Path | None = None
+
+
+class DatabaseSettings(_Section):
+    url: str = "sqlite+aiosqlite:///./data/killwatch.db"
+    password: SecretStr | None = None
+    password_file: Path | None = None
+
+
+class ReplaySourceSettings(_Section):
+    kind: Literal["replay"] = "replay"
+    name: str = "replay"
+    path: Path | None = None  # None: the sample of real killmails shipped with Killwatch
+    speed: Annotated[float, Field(gt=0)] | None = None
+    max_gap_seconds: Annotated[float, Field(ge=0)] = 2.0
+
+
+SourceSettings = Annotated[ReplaySourceSettings, Field(discriminator="kind")]
+
+
+class EngineSettings(_Section):
+    queue_size: Annotated[int, Field(ge=1, le=100_000)] = 256
+    batch_size: Annotated[int, Field(ge=1, le=10_000)] = 200
+    drain_timeout_seconds: Annotated[float, Field(gt=0, le=600)] = 10.0
+    recent_ids: Annotated[int, Field(ge=1_000, le=10_000_000)] = 50_000
+
+
+class LoggingSettings(_Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="KILLWATCH_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+    )
+
+    discord: DiscordSettings = DiscordSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    engine: EngineSettings = EngineSettings()
+    logging: LoggingSettings = LoggingSettings()
+    sources: list[SourceSettings] = Field(default_factory=lambda: [ReplaySourceSettings()])
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # First wins: KILLWATCH_* variables, then DISCORD_TOKEN, then the config file.
+        return env_settings, _DiscordTokenEnv(settings_cls), init_settings
+
+    def discord_token(self) -> str | None:
+        return _secret(self.discord.token, self.discord.token_file, "discord.token_file")
+
+    def database_password(self) -> str | None:
+        return _secret(self.database.password, self.database.password_file,
+                       "database.password_file")
+
+    def secrets(self) -> list[str]:
+        """Every secret value in effect, for scrubbing from logs."""
+        return [s for s in (self.discord_token(), self.database_password()) if s]
+
+
+def config_path(explicit: str | None, environ: Mapping[str, str] = os.environ) -> Path | None:
+    """--config, else KILLWATCH_CONFIG, else ./config.toml, else ./config.example.toml."""
+    if explicit:
+        return Path(explicit)
+    if environ.get("KILLWATCH_CONFIG"):
+        return Path(environ["KILLWATCH_CONFIG"])
+    for candidate in (Path("config.toml"), Path("config.example.toml")):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def load_settings(path: Path | None) -> Settings:
+    """Read the file (if any) and the environment. Raises ConfigError with a readable message."""
+    file_data: dict[str, Any] = {}
+    if path is not None:
+        try:
+            file_data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+        for section, key in _SECRET_KEYS:
+            if isinstance(file_data.get(section), dict) and key in file_data[section]:
+                raise ConfigError(
+                    f"{section}.{key} may not be written in the config file {path}: secrets "
+                    f"come from the environment ({_env_hint(section, key)}) or from a file "
+                    f"named by {section}.{key}_file"
+                )
+        url = file_data.get("database", {}).get("url") if isinstance(
+            file_data.get("database"), dict) else None
+        if isinstance(url, str) and _url_has_password(url):
+            raise ConfigError(
+                f"database.url in {path} contains a password: leave it out of the URL and set "
+                "KILLWATCH_DATABASE__PASSWORD or database.password_file"
+            )
+    try:
+        # The file's values go in as init arguments, which rank lowest (see below).
+        return Settings(**file_data)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc)) from None
+
+
+def _url_has_password(url: str) -> bool:
+    try:
+        return make_url(url).password is not None
+    except ArgumentError:
+        return False  # validation of the URL itself happens where it is used
+
+
+def _env_hint(section: str, key: str) -> str:
+    name = f"KILLWATCH_{section.upper()}__{key.upper()}"
+    return "DISCORD_TOKEN or " + name if section == "discord" else name
+
+
+class _DiscordTokenEnv(PydanticBaseSettingsSource):
+    """DISCORD_TOKEN, the name every Discord bot's documentation uses."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        token = os.environ.get("DISCORD_TOKEN")
+        return {"discord": {"token": token}} if token else {}
+
+
+def _secret(value: SecretStr | None, path: Path | None, key: str) -> str | None:
+    if value is not None:
+        return value.get_secret_value()
+    if path is None:
+        return None
+    try:
+        return path.read_text(encoding="utf-8").strip() or None
+    except OSError as exc:
+        raise ConfigError(f"{key}: cannot read {path}: {exc.strerror}") from None
+
+
+def _describe(exc: ValidationError) -> str:
+    lines = ["invalid configuration:"]
+    for error in exc.errors():
+        key = ".".join(str(part) for part in error["loc"]) or "(top level)"
+        secret = any(word in key for word in ("token", "password"))
+        shown = "**********" if secret else repr(error.get("input"))
+        if error["type"] == "extra_forbidden":
+            lines.append(f"  {key}: unknown key (value {shown}); check its spelling")
+        elif error["type"] == "missing":
+            lines.append(f"  {key}: required but not set")
+        else:
+            lines.append(f"  {key} = {shown}: {error['msg']}")
+    return "\n".join(lines)

@@ -1,0 +1,22 @@
+"""The killmail types every other part of the engine speaks."""
+
+from engine.model.enriched import EnrichedKill, Place, TypeInfo
+from engine.model.killmail import Attacker, Item, Killmail, Position, Victim, Zkb, zkillboard_url
+from engine.model.parse import parse_killmail
+from engine.model.rejection import KillmailRejected, RejectReason
+
+__all__ = [
+    "Attacker",
+    "EnrichedKill",
+    "Item",
+    "Killmail",
+    "KillmailRejected",
+    "Place",
+    "Position",
+    "RejectReason",
+    "TypeInfo",
+    "Victim",
+    "Zkb",
+    "parse_killmail",
+    "zkillboard_url",
+]

@@ -1,0 +1,243 @@
+"""The engine: source → parse → enrich → store (dedupe) → sinks, one bounded queue per hop.
+
+Every task belongs to one `asyncio.TaskGroup` owned by `Engine`, an async context manager.
+Stopping cancels only the sources; every kill already taken from a feed flows on through the
+stages and is stored (with its feed cursor, in the same transaction) before the engine exits,
+so a restart re-reads at most what a feed had not yet handed over.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Final, Self
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from engine.dedupe import RecentIds
+from engine.dispatch.sink import Sink
+from engine.enrich.enricher import Enricher
+from engine.model import EnrichedKill, Killmail, KillmailRejected, parse_killmail
+from engine.sources.base import Cursor, RawKill, Source
+from engine.stats import PipelineStats
+from engine.store.database import Database
+from engine.store.records import StoredKill
+from engine.store.repositories import KillmailRepository, StateRepository
+
+__all__ = ["Engine"]
+
+log = logging.getLogger(__name__)
+
+
+class _Done:
+    """End of stream: passed down the queues once every source has finished."""
+
+
+_DONE: Final = _Done()
+
+
+@dataclass(slots=True)
+class _Flow:
+    """A kill on its way down (None once rejected), with the feed cursor it carries."""
+
+    kill: Killmail | EnrichedKill | None
+    cursor: Cursor | None
+
+
+class Engine:
+    def __init__(
+        self,
+        *,
+        sources: Sequence[Source],
+        enricher: Enricher,
+        database: Database,
+        sinks: Sequence[Sink],
+        queue_size: int = 256,
+        batch_size: int = 200,
+        drain_timeout: float = 10.0,
+        recent_ids: int = 50_000,
+    ) -> None:
+        self.stats = PipelineStats()
+        self._sources = tuple(sources)
+        self._enricher = enricher
+        self._database = database
+        self._sinks = tuple(sinks)
+        self._batch_size = batch_size
+        self._drain_timeout = drain_timeout
+        self._recent = RecentIds(recent_ids)
+        self._raw: asyncio.Queue[RawKill | _Done] = asyncio.Queue(queue_size)
+        self._parsed: asyncio.Queue[_Flow | _Done] = asyncio.Queue(queue_size)
+        self._enriched: asyncio.Queue[_Flow | _Done] = asyncio.Queue(queue_size)
+        self._sources_open = len(self._sources)
+        self._finished = asyncio.Event()
+        self._task_group: asyncio.TaskGroup | None = None
+        self._source_tasks: list[asyncio.Task[None]] = []
+        self._stage_tasks: list[asyncio.Task[None]] = []
+
+    async def __aenter__(self) -> Self:
+        if self._task_group is not None:
+            raise RuntimeError("an Engine runs once")
+        group = asyncio.TaskGroup()
+        await group.__aenter__()
+        self._task_group = group
+        self._stage_tasks = [
+            group.create_task(self._parse_stage(), name="stage:parse"),
+            group.create_task(self._enrich_stage(), name="stage:enrich"),
+            group.create_task(self._store_stage(), name="stage:store"),
+        ]
+        self._source_tasks = [
+            group.create_task(self._read(source), name=f"source:{source.name}")
+            for source in self._sources
+        ]
+        if not self._sources:
+            await self._raw.put(_DONE)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        assert self._task_group is not None
+        self.stop()
+        try:
+            await asyncio.wait_for(self._finished.wait(), self._drain_timeout)
+        except TimeoutError:
+            log.warning(
+                "engine did not drain within %.0f s; abandoning in-flight kills "
+                "(their feed cursors were not advanced, so they are read again on restart)",
+                self._drain_timeout,
+            )
+            for task in self._stage_tasks:
+                task.cancel()
+        await self._task_group.__aexit__(exc_type, exc, tb)
+
+    def stop(self) -> None:
+        """Stop reading feeds; what was already read is finished. Safe to call twice."""
+        for task in self._source_tasks:
+            task.cancel()
+
+    async def wait(self) -> None:
+        """Until every source is exhausted (or stopped) and every kill read has been handled."""
+        await self._finished.wait()
+
+    @property
+    def finished(self) -> bool:
+        return self._finished.is_set()
+
+    # --- stages ---
+
+    async def _read(self, source: Source) -> None:
+        try:
+            async with source:
+                async for raw in source.kills():
+                    self.stats.received += 1
+                    await self._raw.put(raw)
+        except Exception:
+            log.exception("source %s failed and stopped", source.name)
+            self.stats.rejected["source_failed"] += 1
+        finally:
+            self._sources_open -= 1
+            if self._sources_open == 0:
+                await self._raw.put(_DONE)
+
+    async def _parse_stage(self) -> None:
+        while not isinstance(raw := await self._raw.get(), _Done):
+            killmail: Killmail | None = None
+            try:
+                killmail = parse_killmail(raw.payload)
+            except KillmailRejected as rejected:
+                self.stats.rejected[rejected.reason.value] += 1
+                log.warning("rejected %s from %s: %s", raw.where, raw.source, rejected)
+            else:
+                self.stats.parsed += 1
+            if killmail is not None or raw.cursor is not None:
+                await self._parsed.put(_Flow(killmail, raw.cursor))
+        await self._parsed.put(_DONE)
+
+    async def _enrich_stage(self) -> None:
+        while not isinstance(flow := await self._parsed.get(), _Done):
+            if isinstance(flow.kill, Killmail):
+                try:
+                    flow.kill = self._enricher.enrich(flow.kill)
+                except Exception:
+                    log.exception("could not enrich killmail %s", flow.kill.killmail_id)
+                    self.stats.rejected["enrich_failed"] += 1
+                    flow.kill = None
+            await self._enriched.put(flow)
+        await self._enriched.put(_DONE)
+
+    async def _store_stage(self) -> None:
+        try:
+            done = False
+            while not done:
+                batch: list[_Flow] = []
+                item = await self._enriched.get()
+                while not isinstance(item, _Done):
+                    batch.append(item)
+                    if len(batch) >= self._batch_size or self._enriched.empty():
+                        break
+                    item = self._enriched.get_nowait()
+                done = isinstance(item, _Done)
+                if batch:
+                    await self._handle_batch(batch)
+        finally:
+            self._finished.set()
+
+    async def _handle_batch(self, batch: list[_Flow]) -> None:
+        kills: list[EnrichedKill] = []
+        for flow in batch:
+            if not isinstance(flow.kill, EnrichedKill):
+                continue
+            if flow.kill.id in self._recent:
+                self.stats.duplicates += 1
+            else:
+                kills.append(flow.kill)
+        cursors = {flow.cursor.key: flow.cursor for flow in batch if flow.cursor is not None}
+        new_ids = await self._store(kills, list(cursors.values()))
+        for kill in kills:
+            self._recent.add(kill.id)
+            if kill.id not in new_ids:
+                self.stats.duplicates += 1
+                continue
+            new_ids.discard(kill.id)  # the same kill twice in one batch goes out once
+            self.stats.stored += 1
+            await self._deliver(kill)
+
+    async def _store(self, kills: list[EnrichedKill], cursors: list[Cursor]) -> set[int]:
+        records = [_record(kill) for kill in kills]
+        delay = 0.5
+        while True:
+            try:
+                async with self._database.session() as session, session.begin():
+                    new_ids = await KillmailRepository(session).add_new(records)
+                    state = StateRepository(session)
+                    for cursor in cursors:
+                        await state.set(cursor.key, cursor.value)
+                return new_ids
+            except (SQLAlchemyError, OSError) as exc:
+                # The batch is not lost: it waits here (holding back the queues) until the
+                # store answers again, or until shutdown gives up on it.
+                self.stats.store_retries += 1
+                log.error("store failed (%s); retrying in %.1f s", type(exc).__name__, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
+
+    async def _deliver(self, kill: EnrichedKill) -> None:
+        for sink in self._sinks:
+            try:
+                await sink.deliver(kill)
+            except Exception:
+                self.stats.sink_errors += 1
+                log.exception("sink %s failed on killmail %s", type(sink).__name__, kill.id)
+            else:
+                self.stats.delivered += 1
+
+
+def _record(kill: EnrichedKill) -> StoredKill:
+    km = kill.killmail
+    return StoredKill(km.killmail_id, km.hash or "", km.time, km.solar_system_id, kill.value)

@@ -1,0 +1,49 @@
+"""What every kill feed hands the pipeline, and the protocol a feed implements."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Protocol, Self
+
+__all__ = ["Cursor", "RawKill", "Source"]
+
+
+@dataclass(frozen=True, slots=True)
+class Cursor:
+    """A feed position to persist (state key -> value) once its kill is safely stored."""
+
+    key: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class RawKill:
+    """One unparsed payload, as the feed delivered it."""
+
+    source: str  # the feed's name, for counting and logs
+    payload: bytes | str | dict[str, Any]
+    where: str  # where it came from (line 12, sequence 900002...), for log lines
+    cursor: Cursor | None = None
+
+
+class Source(Protocol):
+    """A kill feed. Opened with ``async with`` (it owns its connections), then iterated.
+
+    `kills()` ends when the feed is exhausted (a replay file) or never (a live feed); the
+    engine cancels it to stop, so a feed must keep no kill half-handed-over at an ``await``.
+    """
+
+    name: str
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    def kills(self) -> AsyncIterator[RawKill]: ...
