@@ -188,10 +188,11 @@ def _describe(exc: ValidationError) -> str:
     lines = ["invalid configuration:"]
     for error in exc.errors():
         key = ".".join(str(part) for part in error["loc"]) or "(top level)"
-        secret = any(word in key for word in ("token", "password"))
+        # A secret may sit under a misspelt key too: show no value from these sections.
+        secret = key.startswith("discord") or "password" in key
         shown = "**********" if secret else repr(error.get("input"))
         if error["type"] == "extra_forbidden":
-            lines.append(f"  {key}: unknown key (value {shown}); check its spelling")
+            lines.append(f"  {key}: unknown key; check its spelling")
         elif error["type"] == "missing":
             lines.append(f"  {key}: required but not set")
         else:

@@ -161,11 +161,11 @@ class Engine:
 
     async def _enrich_stage(self) -> None:
         while not isinstance(flow := await self._parsed.get(), _Done):
-            if isinstance(flow.kill, Killmail):
+            if isinstance(killmail := flow.kill, Killmail):
                 try:
-                    flow.kill = self._enricher.enrich(flow.kill)
+                    flow.kill = self._enricher.enrich(killmail)
                 except Exception:
-                    log.exception("could not enrich killmail %s", flow.kill.killmail_id)
+                    log.exception("could not enrich killmail %s", killmail.killmail_id)
                     self.stats.rejected["enrich_failed"] += 1
                     flow.kill = None
             await self._enriched.put(flow)

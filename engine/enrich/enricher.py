@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from engine.enrich.space import display_security, space_band
 from engine.enrich.universe import Universe
-from engine.model import EnrichedKill, Killmail, Place, TypeInfo
+from engine.model import Attacker, EnrichedKill, Killmail, Place, TypeInfo, Victim
 
 __all__ = ["Enricher"]
 
@@ -43,6 +43,7 @@ class Enricher:
             )
         constellation = u.constellation(system.constellation_id)
         region = u.region(system.region_id)
+        space = space_band(system)
         return Place(
             system.id,
             system.name,
@@ -51,8 +52,10 @@ class Enricher:
             system.region_id,
             region.name if region else None,
             display_security(system.security),
-            space_band(system),
-            system.wormhole_class,
+            space,
+            # The static data gives k-space classes too (7 high, 8 low, 9 null); a filter on
+            # wormhole class means J-space, Thera and the like.
+            system.wormhole_class if space == "wormhole" else None,
         )
 
     def type_info(self, type_id: int) -> TypeInfo:
@@ -75,7 +78,7 @@ class Enricher:
         """NPC corporations and factions are in the static data; players need ESI."""
         u = self._universe
         names: dict[int, str] = {}
-        parties = (killmail.victim, *killmail.attackers)
+        parties: list[Victim | Attacker] = [killmail.victim, *killmail.attackers]
         for party in parties:
             corp_id, faction_id = party.corporation_id, party.faction_id
             if corp_id is not None and corp_id not in names:

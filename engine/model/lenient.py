@@ -68,7 +68,7 @@ def _dispatch(data: Mapping[str, Any], zkb: Any) -> Parts:
         uploaded = data.get("uploaded_at")
         if uploaded is not None:
             if type(uploaded) not in (int, float):
-                raise KillmailRejected(e, f"uploaded_at must be unix seconds, got {_show(uploaded)}")
+                raise KillmailRejected(e, f"uploaded_at must be unix time, not {_show(uploaded)}")
             parts.uploaded_at = unix_time(uploaded, "uploaded_at")
         return parts
     return _parts(data, None, None, _opt_zkb(zkb if zkb is not None else data.get("zkb")))
@@ -266,7 +266,7 @@ def _time(value: Any) -> datetime:
         # Takes "2018-12-15T01:19:06Z" and the re-serialised "2018-12-15 01:19:06" alike.
         return datetime.fromisoformat(value)
     except ValueError:
-        raise KillmailRejected(R.INVALID_TIME, f"killmail_time is not a time: {_show(value)}") from None
+        raise KillmailRejected(R.INVALID_TIME, f"not a time: {_show(value)}") from None
 
 
 def _kind(value: Any) -> str:
@@ -276,7 +276,9 @@ def _kind(value: Any) -> str:
         return "a boolean"
     if isinstance(value, int | float):
         return "a number"
-    return {str: "a string", list: "an array"}.get(type(value), "an object")
+    if isinstance(value, str):
+        return "a string"
+    return "an array" if isinstance(value, list) else "an object"
 
 
 def _show(value: Any) -> str:

@@ -30,6 +30,7 @@ __all__ = ["parse_killmail"]
 
 # Columns that hold these are signed 64-bit.
 _ID_MAX = 2**63 - 1
+_EVE_LAUNCH = datetime(2003, 5, 6, tzinfo=UTC)
 
 
 def parse_killmail(payload: bytes | str | Mapping[str, Any], zkb: Any = None) -> Killmail:
@@ -58,6 +59,9 @@ def _assemble(p: wire.Parts) -> Killmail:
         raise KillmailRejected(R.INVALID_HASH, f"hash has {len(p.hash)} characters")
     if p.time is None:
         raise KillmailRejected(R.MISSING_TIME, f"killmail {killmail_id} has no killmail_time")
+    time = _utc(p.time)
+    if time < _EVE_LAUNCH:
+        raise KillmailRejected(R.INVALID_TIME, f"killmail_time {time:%Y-%m-%d} predates EVE")
     if p.system_id is None:
         raise KillmailRejected(R.MISSING_SYSTEM, f"killmail {killmail_id} has no solar_system_id")
     _check_id(p.system_id, R.INVALID_SYSTEM, "solar_system_id")
@@ -67,7 +71,7 @@ def _assemble(p: wire.Parts) -> Killmail:
     return Killmail(
         killmail_id,
         p.hash,
-        _utc(p.time),
+        time,
         p.system_id,
         p.victim,
         p.attackers,

@@ -46,7 +46,7 @@ class _Esi(msgspec.Struct):
 
 
 class _Package(msgspec.Struct):
-    killID: int | None = None  # noqa: N815 - RedisQ's spelling
+    killID: int | None = None
     killmail: _Esi | None = None
     zkb: Zkb | None = None
 
@@ -54,11 +54,11 @@ class _Package(msgspec.Struct):
 class _Payload(_Esi):
     """Every shape at once; which fields are set tells which shape arrived."""
 
-    package: _Package | None | msgspec.UnsetType = msgspec.UNSET
-    killID: int | None = None  # noqa: N815
+    package: _Package | msgspec.UnsetType | None = msgspec.UNSET
+    killID: int | None = None
     killmail: _Esi | None = None
     hash: str | None = None
-    esi: _Esi | None | msgspec.UnsetType = msgspec.UNSET
+    esi: _Esi | msgspec.UnsetType | None = msgspec.UNSET
     zkb: Zkb | None = None
     sequence_id: int | None = None
     uploaded_at: int | float | None = None

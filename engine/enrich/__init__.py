@@ -1,0 +1,1 @@
+"""Static universe data and the facts derived from it."""
