@@ -1,0 +1,97 @@
+"""Schema of the store: the metadata Alembic compares against and the ORM rows.
+
+ORM rows are an implementation detail of ``engine.store``; repositories turn them into the
+plain records of :mod:`engine.store.records` before anything leaves the package.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, DateTime, Dialect, Float, Index, Integer, MetaData, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+__all__ = [
+    "NAMING_CONVENTION",
+    "Base",
+    "KillmailRow",
+    "StateRow",
+    "UTCDateTime",
+    "metadata",
+]
+
+# Deterministic constraint names let Alembic drop or alter constraints by name, which batch
+# mode on SQLite depends on; without them PostgreSQL and SQLite would invent different names.
+NAMING_CONVENTION: dict[str, str] = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware timestamp that is always stored and returned in UTC.
+
+    SQLite has no timezone-aware type and hands back naive values, so UTC is stored naive
+    there and re-attached on the way out; PostgreSQL keeps ``timestamptz`` and the value is
+    only normalised to UTC. Naive input is rejected instead of guessed at: a naive time is a
+    bug at the edge that parsed it.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value!r} cannot be stored; attach a timezone")
+        value = value.astimezone(UTC)
+        if dialect.name == "sqlite":
+            # Identical naive UTC strings keep SQLite's text comparison in time order.
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: Any | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if not isinstance(value, datetime):
+            raise TypeError(f"expected a datetime from the database, got {type(value).__name__}")
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = metadata
+
+
+class KillmailRow(Base):
+    __tablename__ = "killmails"
+    # Named by the "ix" convention: ix_killmails_solar_system_id_killmail_time.
+    __table_args__ = (Index(None, "solar_system_id", "killmail_time"),)
+
+    # INTEGER (not BIGINT) on SQLite makes the key an alias of the 64-bit rowid instead of a
+    # second B-tree; ids come from CCP, so neither backend may generate them.
+    killmail_id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=False
+    )
+    hash: Mapped[str] = mapped_column(String(64))
+    killmail_time: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    solar_system_id: Mapped[int] = mapped_column(Integer())
+    value: Mapped[float | None] = mapped_column(Float())
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class StateRow(Base):
+    __tablename__ = "state"
+
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    value: Mapped[str] = mapped_column(Text())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
