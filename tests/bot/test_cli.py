@@ -1,0 +1,117 @@
+"""The `killwatch` command as a user runs it: a real subprocess in a scratch directory."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+TOKEN = "MTIzNDU2Nzg5.cli-test-token-do-not-log"
+
+
+def killwatch(*args: str, cwd: Path, env: dict[str, str] | None = None,
+              timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        cwd=cwd,
+        env=_env(env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def _env(extra: dict[str, str] | None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("KILLWATCH_") and k != "DISCORD_TOKEN"}
+    env["PYTHONPATH"] = str(REPO)
+    env.update(extra or {})
+    return env
+
+
+@pytest.mark.parametrize("command", ["run", "replay", "migrate", "check-config"])
+def test_every_subcommand_explains_itself(tmp_path, command):
+    result = killwatch(command, "--help", cwd=tmp_path)
+    assert result.returncode == 0
+    assert f"usage: killwatch {command}" in result.stdout
+    assert len(result.stdout.splitlines()) > 3
+
+
+def test_replay_prints_one_line_per_kill_and_a_summary(tmp_path):
+    result = killwatch("replay", str(REPO / "tests/data/killmails.jsonl"), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert len(lines) == 374  # 377 lines, 3 without a killmail body
+    assert any("Keepstar" in line and "192b ISK" in line and "3753 attackers" in line
+               for line in lines)
+    assert all(line.endswith("/") and "https://zkillboard.com/kill/" in line for line in lines)
+    assert "rejected 3 (missing_body 3)" in result.stderr
+    assert not (tmp_path / "data").exists()  # the configured database was not touched
+
+
+def test_run_refuses_an_unmigrated_database_then_runs_after_migrate(tmp_path):
+    refused = killwatch("run", cwd=tmp_path)
+    assert refused.returncode == 1
+    assert "killwatch migrate" in refused.stderr
+
+    assert killwatch("migrate", cwd=tmp_path).returncode == 0
+    assert (tmp_path / "data" / "killwatch.db").is_file()
+    first = killwatch("run", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert len(first.stdout.splitlines()) == 40  # the bundled sample
+
+    again = killwatch("run", cwd=tmp_path)
+    assert again.returncode == 0
+    assert again.stdout == ""  # a restart posts nothing twice
+    assert "duplicates 40" in again.stderr
+
+
+def test_check_config_masks_secrets_and_rejects_bad_values(tmp_path):
+    ok = killwatch("check-config", cwd=tmp_path, env={"DISCORD_TOKEN": TOKEN})
+    assert ok.returncode == 0
+    assert '"token": "**********"' in ok.stdout
+    assert TOKEN not in ok.stdout + ok.stderr
+
+    (tmp_path / "bad.toml").write_text('[logging]\nlevel = "LOUD"\n')
+    bad = killwatch("--config", "bad.toml", "check-config", cwd=tmp_path)
+    assert bad.returncode == 2
+    assert "logging.level = 'LOUD'" in bad.stderr
+    assert "'DEBUG', 'INFO', 'WARNING' or 'ERROR'" in bad.stderr
+
+
+def test_killwatch_config_names_the_file(tmp_path):
+    (tmp_path / "mine.toml").write_text("[engine]\nbatch_size = 17\n")
+    result = killwatch("check-config", cwd=tmp_path, env={"KILLWATCH_CONFIG": "mine.toml"})
+    assert '"batch_size": 17' in result.stdout
+
+
+def test_sigterm_stops_a_paced_run_quickly_and_cleanly(tmp_path):
+    (tmp_path / "slow.toml").write_text(
+        '[[sources]]\nkind = "replay"\nspeed = 0.001\nmax_gap_seconds = 30\n'
+    )
+    env = _env({"KILLWATCH_CONFIG": "slow.toml", "DISCORD_TOKEN": TOKEN})
+    assert killwatch("migrate", cwd=tmp_path, env=env).returncode == 0
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", "run"], cwd=tmp_path, env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        first = process.stdout.readline()  # the first kill prints at once, then a long wait
+        assert "https://zkillboard.com/kill/" in first
+        started = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=15)
+    finally:
+        process.kill()
+    assert process.returncode == 0
+    assert time.monotonic() - started < 10
+    assert "SIGTERM received" in stderr
+    assert "new 1," in stderr
+    assert TOKEN not in stderr
