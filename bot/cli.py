@@ -15,7 +15,6 @@ from bot.logs import setup_logging
 from bot.runtime import build_source, database_url, run_engine
 from engine.dispatch.console import ConsoleSink
 from engine.sources import ReplaySource
-from engine.store.database import make_url
 from engine.store.migrate import SchemaOutOfDate, require_current_schema, upgrade
 
 __all__ = ["main"]
@@ -129,7 +128,7 @@ def _replay(args: argparse.Namespace, settings: Settings) -> int:
         url = f"sqlite+aiosqlite:///{scratch}/replay.db"
         asyncio.run(upgrade(url))
         source = ReplaySource(args.file, speed=args.speed, max_gap=args.max_gap)
-        stats = asyncio.run(run_engine(settings, make_url(url, None), [source], [ConsoleSink()]))
+        stats = asyncio.run(run_engine(settings, url, [source], [ConsoleSink()]))
     log.info("replay finished: %s", stats.summary())
     return 0
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from sqlalchemy import URL
 
@@ -38,7 +38,7 @@ def build_source(config: SourceSettings) -> Source:
 
 async def run_engine(
     settings: Settings,
-    url: URL,
+    url: str | URL,
     sources: Sequence[Source],
     sinks: Sequence[Sink],
 ) -> PipelineStats:
@@ -68,7 +68,7 @@ async def run_engine(
     return engine.stats
 
 
-def _stopper(engine: Engine, signum: int) -> object:
+def _stopper(engine: Engine, signum: int) -> Callable[[], None]:
     def stop() -> None:
         log.info("%s received: finishing the kills in flight, then stopping",
                  signal.Signals(signum).name)

@@ -77,7 +77,6 @@ def decode(payload: bytes | str | Mapping[str, Any], zkb: Any) -> Parts:
         data = _DECODER.decode(payload)
     else:
         data = msgspec.convert(payload, _Payload, strict=False)
-    extra_zkb = _convert_zkb(zkb) if zkb is not None else None
 
     if not isinstance(data.package, msgspec.UnsetType):
         if data.package is None:
@@ -94,7 +93,8 @@ def decode(payload: bytes | str | Mapping[str, Any], zkb: Any) -> Parts:
         if data.uploaded_at is not None:
             parts.uploaded_at = unix_time(data.uploaded_at, "uploaded_at")
         return parts
-    return _parts(data, None, None, extra_zkb if extra_zkb is not None else data.zkb)
+    # Only a bare ESI killmail takes its zkb block from the caller.
+    return _parts(data, None, None, _convert_zkb(zkb) if zkb is not None else data.zkb)
 
 
 def _from_package(package: _Package) -> Parts:
