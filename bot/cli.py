@@ -7,7 +7,7 @@ import asyncio
 import logging
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from bot.config import ConfigError, Settings, config_path, load_settings
@@ -20,6 +20,11 @@ from engine.store.migrate import SchemaOutOfDate, require_current_schema, upgrad
 __all__ = ["main"]
 
 log = logging.getLogger("killwatch")
+
+# Commands that live in modules of their own; each `register` adds its subparser, whose
+# handler is called as handler(args, settings) -> exit code.
+Subcommands = argparse._SubParsersAction[argparse.ArgumentParser]
+_MORE_COMMANDS: tuple[Callable[[Subcommands], None], ...] = ()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -93,6 +98,8 @@ def _parser() -> argparse.ArgumentParser:
         "effective configuration with secrets masked. Exits 2 when something is wrong.",
     )
     check.set_defaults(handler=_check_config)
+    for register in _MORE_COMMANDS:
+        register(commands)
     return parser
 
 
