@@ -20,3 +20,8 @@ class StoredKill:
     killmail_time: datetime
     solar_system_id: int
     value: float | None
+    too_old: bool = False  # stored, but past the notify age when it arrived
+    labels: tuple[str, ...] = ()
+    points: int | None = None
+    source: str | None = None  # the feed that delivered it first
+    sequence_id: int | None = None  # its R2Z2 sequence, when it came from R2Z2

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterator, Sequence
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -45,6 +45,11 @@ _KILL_COLUMNS = (
     KillmailRow.killmail_time,
     KillmailRow.solar_system_id,
     KillmailRow.value,
+    KillmailRow.too_old,
+    KillmailRow.labels,
+    KillmailRow.points,
+    KillmailRow.source,
+    KillmailRow.sequence_id,
 )
 
 
@@ -98,6 +103,11 @@ class KillmailRepository:
                 "solar_system_id": kill.solar_system_id,
                 "value": kill.value,
                 "received_at": received_at,
+                "too_old": kill.too_old,
+                "labels": list(kill.labels),
+                "points": kill.points,
+                "source": kill.source,
+                "sequence_id": kill.sequence_id,
             }
             for kill in unique.values()
         ]
@@ -128,7 +138,7 @@ class KillmailRepository:
             select(*_KILL_COLUMNS).where(KillmailRow.killmail_id == killmail_id)
         )
         row = result.one_or_none()
-        return None if row is None else StoredKill(*row)
+        return None if row is None else _stored(row)
 
     async def update_value(self, killmail_id: int, value: float | None) -> bool:
         """Set the ISK value of a stored kill; ``False`` if no such kill is stored."""
@@ -153,11 +163,42 @@ class KillmailRepository:
         if since is not None:
             statement = statement.where(KillmailRow.killmail_time >= since)
         result = await self._session.execute(statement)
-        return [StoredKill(*row) for row in result]
+        return [_stored(row) for row in result]
+
+    async def update_zkb(
+        self, killmail_id: int, value: float | None, labels: Sequence[str], points: int | None
+    ) -> bool:
+        """zKillboard republished a kill (a late label, a corrected value): keep the news.
+
+        ``False`` if no such kill is stored.
+        """
+        result = await self._session.execute(
+            update(_KILLMAILS)
+            .where(_KILLMAILS.c.killmail_id == killmail_id)
+            .values(value=value, labels=list(labels), points=points)
+            .returning(_KILLMAILS.c.killmail_id)
+        )
+        return result.scalar_one_or_none() is not None
 
     async def count(self) -> int:
         result = await self._session.execute(select(func.count()).select_from(_KILLMAILS))
         return result.scalar_one()
+
+
+def _stored(row: Sequence[Any]) -> StoredKill:
+    (killmail_id, hash_, time, system_id, value, too_old, labels, points, source, sequence) = row
+    return StoredKill(
+        killmail_id,
+        hash_,
+        time,
+        system_id,
+        value,
+        bool(too_old),
+        tuple(labels or ()),
+        points,
+        source,
+        sequence,
+    )
 
 
 class StateRepository:

@@ -9,7 +9,21 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Dialect, Float, Index, Integer, MetaData, String, Text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Dialect,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    false,
+)
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -87,6 +101,12 @@ class KillmailRow(Base):
     solar_system_id: Mapped[int] = mapped_column(Integer())
     value: Mapped[float | None] = mapped_column(Float())
     received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Stored for queries and dedupe, but older than the notify limit when it arrived.
+    too_old: Mapped[bool] = mapped_column(Boolean(), server_default=false())
+    labels: Mapped[list[str] | None] = mapped_column(JSON().with_variant(JSONB(), "postgresql"))
+    points: Mapped[int | None] = mapped_column(Integer())
+    source: Mapped[str | None] = mapped_column(String(64))
+    sequence_id: Mapped[int | None] = mapped_column(BigInteger())
 
 
 class StateRow(Base):

@@ -23,6 +23,10 @@ from engine.store.migrate import (
 )
 from engine.store.tables import metadata
 
+# Every revision is numbered in order and revises the one before: one straight line.
+HEAD = ScriptDirectory.from_config(alembic_config()).get_current_head()
+TABLES = {"alembic_version", *metadata.tables}
+
 KILLMAIL_INDEXES = {
     "ix_killmails_killmail_time": ["killmail_time"],
     "ix_killmails_solar_system_id_killmail_time": ["solar_system_id", "killmail_time"],
@@ -53,7 +57,7 @@ async def describe(url: URL) -> dict[str, Any]:
 async def test_upgrade_then_downgrade_then_upgrade_again(database_url: URL) -> None:
     await upgrade(database_url)
     schema = await describe(database_url)
-    assert schema["tables"] == {"alembic_version", "killmails", "state"}
+    assert schema["tables"] == TABLES
     assert schema["indexes"] == KILLMAIL_INDEXES
     assert schema["primary_keys"] == {"killmails": "pk_killmails", "state": "pk_state"}
 
@@ -64,19 +68,19 @@ async def test_upgrade_then_downgrade_then_upgrade_again(database_url: URL) -> N
 
     await upgrade(database_url)
     schema = await describe(database_url)
-    assert schema["tables"] == {"alembic_version", "killmails", "state"}
+    assert schema["tables"] == TABLES
     assert schema["indexes"] == KILLMAIL_INDEXES
 
 
 async def test_schema_status_before_and_after_upgrade(database_url: URL) -> None:
     before = await schema_status(database_url)
-    assert before == SchemaStatus(current=None, head="0001")
+    assert before == SchemaStatus(current=None, head=HEAD)
     assert before.up_to_date is False
 
     await upgrade(database_url)
 
     after = await schema_status(database_url)
-    assert after == SchemaStatus(current="0001", head="0001")
+    assert after == SchemaStatus(current=HEAD, head=HEAD)
     assert after.up_to_date is True
 
 
@@ -85,7 +89,7 @@ async def test_require_current_schema_on_empty_database_says_to_migrate(
 ) -> None:
     with pytest.raises(SchemaOutOfDate, match=r"run `killwatch migrate`") as raised:
         await require_current_schema(database_url)
-    assert raised.value.status == SchemaStatus(current=None, head="0001")
+    assert raised.value.status == SchemaStatus(current=None, head=HEAD)
     assert "none (empty database)" in str(raised.value)
 
 
@@ -97,7 +101,7 @@ async def test_require_current_schema_after_downgrade_says_to_migrate(database_u
 
 
 async def test_require_current_schema_passes_on_migrated_database(migrated_url: URL) -> None:
-    assert await require_current_schema(migrated_url) == SchemaStatus("0001", "0001")
+    assert await require_current_schema(migrated_url) == SchemaStatus(HEAD, HEAD)
 
 
 def _differences(connection: Connection) -> list[Any]:
@@ -114,8 +118,10 @@ def test_migrations_are_found_in_the_installed_package_with_one_linear_head() ->
     assert (MIGRATIONS_DIRECTORY / "env.py").is_file()
     assert (MIGRATIONS_DIRECTORY / "versions" / "0001_initial.py").is_file()
     script = ScriptDirectory.from_config(alembic_config())
-    assert script.get_heads() == ["0001"]
-    assert [rev.revision for rev in script.walk_revisions()] == ["0001"]
+    revisions = list(reversed(list(script.walk_revisions())))
+    assert script.get_heads() == [HEAD]
+    assert [rev.revision for rev in revisions] == [f"{n:04d}" for n in range(1, len(revisions) + 1)]
+    assert [rev.down_revision for rev in revisions] == [None, *(r.revision for r in revisions[:-1])]
 
 
 async def test_alembic_inside_a_running_loop_needs_a_connection() -> None:
