@@ -105,7 +105,8 @@ class Backoff:
     current: float = 0.0  # the last delay handed out, for status; 0 when healthy
 
     def next(self) -> float:
-        base = min(self.cap, self.first * self.factor**self.failures)
+        # The exponent stops growing once the cap is reached, so no float ever overflows.
+        base = min(self.cap, self.first * self.factor ** min(self.failures, 64))
         self.failures += 1
         spread = base * self.jitter * (2 * self.rand() - 1)
         self.current = max(0.0, min(self.cap, base + spread))

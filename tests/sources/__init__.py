@@ -1,0 +1,1 @@
+"""Tests of the kill feeds against local fake servers."""
