@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Final, Self
 
@@ -23,9 +24,10 @@ from engine.enrich.enricher import Enricher
 from engine.model import EnrichedKill, Killmail, KillmailRejected, parse_killmail
 from engine.sources.base import Cursor, RawKill, Source
 from engine.stats import PipelineStats
+from engine.status import STATUS_KEY, EngineStatus, encode_status
 from engine.store.database import Database
 from engine.store.records import StoredKill
-from engine.store.repositories import KillmailRepository, StateRepository
+from engine.store.repositories import KillmailRepository, StateRepository, utc_now
 
 __all__ = ["Engine"]
 
@@ -45,6 +47,8 @@ class _Flow:
 
     kill: Killmail | EnrichedKill | None
     cursor: Cursor | None
+    source: str
+    live: bool
 
 
 class Engine:
@@ -59,7 +63,12 @@ class Engine:
         batch_size: int = 200,
         drain_timeout: float = 10.0,
         recent_ids: int = 50_000,
+        max_age: timedelta | None = timedelta(minutes=60),
+        clock: Callable[[], datetime] = utc_now,
+        status_interval: float = 15.0,
     ) -> None:
+        """`max_age`: live kills older than this (by killmail time) when they arrive are stored
+        but not delivered — after an outage the backlog is kept, not posted. None: no limit."""
         self.stats = PipelineStats()
         self._sources = tuple(sources)
         self._enricher = enricher
@@ -68,6 +77,10 @@ class Engine:
         self._batch_size = batch_size
         self._drain_timeout = drain_timeout
         self._recent = RecentIds(recent_ids)
+        self._max_age = max_age
+        self._clock = clock
+        self._status_interval = status_interval
+        self._started_at = clock()
         self._raw: asyncio.Queue[RawKill | _Done] = asyncio.Queue(queue_size)
         self._parsed: asyncio.Queue[_Flow | _Done] = asyncio.Queue(queue_size)
         self._enriched: asyncio.Queue[_Flow | _Done] = asyncio.Queue(queue_size)
@@ -87,6 +100,7 @@ class Engine:
             group.create_task(self._parse_stage(), name="stage:parse"),
             group.create_task(self._enrich_stage(), name="stage:enrich"),
             group.create_task(self._store_stage(), name="stage:store"),
+            group.create_task(self._report_status(), name="status"),
         ]
         self._source_tasks = [
             group.create_task(self._read(source), name=f"source:{source.name}")
@@ -115,6 +129,7 @@ class Engine:
             for task in self._stage_tasks:
                 task.cancel()
         await self._task_group.__aexit__(exc_type, exc, tb)
+        await self._save_status()
 
     def stop(self) -> None:
         """Stop reading feeds; what was already read is finished. Safe to call twice."""
@@ -128,6 +143,46 @@ class Engine:
     @property
     def finished(self) -> bool:
         return self._finished.is_set()
+
+    def status(self) -> EngineStatus:
+        """Every feed's position and health, and the pipeline's counters, right now."""
+        stats = self.stats
+        return EngineStatus(
+            started_at=self._started_at,
+            updated_at=self._clock(),
+            running=not self._finished.is_set(),
+            sources=tuple(source.status() for source in self._sources),
+            received=stats.received,
+            stored=stats.stored,
+            too_old=stats.too_old,
+            duplicates=stats.duplicates,
+            updated=stats.updated,
+            delivered=stats.delivered,
+            sink_errors=stats.sink_errors,
+            store_retries=stats.store_retries,
+            rejected=dict(stats.rejected),
+            queues={
+                "parse": self._raw.qsize(),
+                "enrich": self._parsed.qsize(),
+                "store": self._enriched.qsize(),
+            },
+        )
+
+    async def _report_status(self) -> None:
+        """Save the status now and then, so `killwatch status` can read it from elsewhere."""
+        while True:
+            try:
+                await asyncio.wait_for(self._finished.wait(), self._status_interval)
+                return
+            except TimeoutError:
+                await self._save_status()
+
+    async def _save_status(self) -> None:
+        try:
+            async with self._database.session() as session, session.begin():
+                await StateRepository(session).set(STATUS_KEY, encode_status(self.status()))
+        except (SQLAlchemyError, OSError) as exc:
+            log.warning("could not save the engine status (%s)", type(exc).__name__)
 
     # --- stages ---
 
@@ -156,7 +211,7 @@ class Engine:
             else:
                 self.stats.parsed += 1
             if killmail is not None or raw.cursor is not None:
-                await self._parsed.put(_Flow(killmail, raw.cursor))
+                await self._parsed.put(_Flow(killmail, raw.cursor, raw.source, raw.live))
         await self._parsed.put(_DONE)
 
     async def _enrich_stage(self) -> None:
@@ -189,32 +244,75 @@ class Engine:
             self._finished.set()
 
     async def _handle_batch(self, batch: list[_Flow]) -> None:
-        kills: list[EnrichedKill] = []
+        fresh: list[tuple[EnrichedKill, _Flow]] = []
+        republished: list[EnrichedKill] = []
         for flow in batch:
-            if not isinstance(flow.kill, EnrichedKill):
+            if not isinstance(kill := flow.kill, EnrichedKill):
                 continue
-            if flow.kill.id in self._recent:
+            if kill.id in self._recent:
                 self.stats.duplicates += 1
+                if kill.killmail.sequence_updated is not None:
+                    republished.append(kill)
             else:
-                kills.append(flow.kill)
+                fresh.append((kill, flow))
         cursors = {flow.cursor.key: flow.cursor for flow in batch if flow.cursor is not None}
-        new_ids = await self._store(kills, list(cursors.values()))
-        for kill in kills:
+        now = self._clock()
+        records = [self._record(kill, flow, now) for kill, flow in fresh]
+        new_ids = await self._store(records, fresh, republished, list(cursors.values()))
+        for (kill, _), record in zip(fresh, records, strict=True):
             self._recent.add(kill.id)
             if kill.id not in new_ids:
                 self.stats.duplicates += 1
                 continue
             new_ids.discard(kill.id)  # the same kill twice in one batch goes out once
             self.stats.stored += 1
-            await self._deliver(kill)
+            if record.too_old:
+                self.stats.too_old += 1
+                log.debug("killmail %s is older than the max age: stored, not posted", kill.id)
+            else:
+                await self._deliver(kill)
 
-    async def _store(self, kills: list[EnrichedKill], cursors: list[Cursor]) -> set[int]:
-        records = [_record(kill) for kill in kills]
+    def _record(self, kill: EnrichedKill, flow: _Flow, now: datetime) -> StoredKill:
+        km = kill.killmail
+        too_old = flow.live and self._max_age is not None and now - km.time > self._max_age
+        return StoredKill(
+            km.killmail_id,
+            km.hash or "",
+            km.time,
+            km.solar_system_id,
+            kill.value,
+            too_old=too_old,
+            labels=kill.labels,
+            points=kill.points,
+            source=flow.source,
+            sequence_id=km.sequence_id,
+        )
+
+    async def _store(
+        self,
+        records: list[StoredKill],
+        fresh: list[tuple[EnrichedKill, _Flow]],
+        republished: list[EnrichedKill],
+        cursors: list[Cursor],
+    ) -> set[int]:
         delay = 0.5
         while True:
             try:
                 async with self._database.session() as session, session.begin():
-                    new_ids = await KillmailRepository(session).add_new(records)
+                    kills = KillmailRepository(session)
+                    new_ids = await kills.add_new(records)
+                    # A republished kill (zKillboard's sequence_updated) that was not new is an
+                    # update of what we stored; it is never posted again.
+                    updates = list(republished)
+                    inserted: set[int] = set()  # add_new keeps the first copy in the batch
+                    for kill, _ in fresh:
+                        first_copy = kill.id in new_ids and kill.id not in inserted
+                        inserted.add(kill.id)
+                        if kill.killmail.sequence_updated is not None and not first_copy:
+                            updates.append(kill)
+                    for kill in updates:
+                        if await kills.update_zkb(kill.id, kill.value, kill.labels, kill.points):
+                            self.stats.updated += 1
                     state = StateRepository(session)
                     for cursor in cursors:
                         await state.set(cursor.key, cursor.value)
@@ -237,7 +335,3 @@ class Engine:
             else:
                 self.stats.delivered += 1
 
-
-def _record(kill: EnrichedKill) -> StoredKill:
-    km = kill.killmail
-    return StoredKill(km.killmail_id, km.hash or "", km.time, km.solar_system_id, kill.value)

@@ -16,6 +16,8 @@ class PipelineStats:
     rejected: Counter[str] = field(default_factory=Counter)
     duplicates: int = 0
     stored: int = 0
+    too_old: int = 0  # stored, not delivered: older than the max age when they arrived
+    updated: int = 0  # known kills whose zkb data (value, labels) a feed republished
     delivered: int = 0
     sink_errors: int = 0
     store_retries: int = 0
@@ -27,7 +29,8 @@ class PipelineStats:
     def summary(self) -> str:
         reasons = ", ".join(f"{reason} {count}" for reason, count in sorted(self.rejected.items()))
         return (
-            f"received {self.received}, new {self.stored}, duplicates {self.duplicates}, "
+            f"received {self.received}, new {self.stored}, too old {self.too_old}, "
+            f"duplicates {self.duplicates}, updated {self.updated}, "
             f"rejected {self.rejected_total}" + (f" ({reasons})" if reasons else "")
             + f", delivered {self.delivered}, sink errors {self.sink_errors}"
         )

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Protocol, Self
 
+from engine.sources.status import SourceStatus
+
 __all__ = ["Cursor", "RawKill", "Source"]
 
 
@@ -26,6 +28,9 @@ class RawKill:
     payload: bytes | str | dict[str, Any]
     where: str  # where it came from (line 12, sequence 900002...), for log lines
     cursor: Cursor | None = None
+    # False for history played back on purpose (a replay): the max-age rule, which keeps a
+    # feed's backlog from flooding channels after an outage, does not apply to it.
+    live: bool = True
 
 
 class Source(Protocol):
@@ -47,3 +52,7 @@ class Source(Protocol):
     ) -> None: ...
 
     def kills(self) -> AsyncIterator[RawKill]: ...
+
+    def status(self) -> SourceStatus:
+        """Where the feed is and how it is doing, for `killwatch status` and health checks."""
+        ...

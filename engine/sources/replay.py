@@ -18,6 +18,7 @@ from typing import IO, Self
 import orjson
 
 from engine.sources.base import RawKill
+from engine.sources.status import SourceCounters, SourceStatus
 
 __all__ = ["ReplaySource", "bundled_sample"]
 
@@ -51,6 +52,10 @@ class ReplaySource:
         self._max_gap = max_gap
         self._sleep = sleep
         self._file: IO[bytes] | None = None
+        self._counters = SourceCounters(name, "replay")
+
+    def status(self) -> SourceStatus:
+        return self._counters.snapshot()
 
     async def __aenter__(self) -> Self:
         self._file = self._path.open("rb")
@@ -70,6 +75,7 @@ class ReplaySource:
         if self._file is None:
             raise RuntimeError("ReplaySource.kills() needs `async with` first")
         previous: datetime | None = None
+        when: datetime | None = None
         for number, line in enumerate(self._file, start=1):
             line = line.strip()
             if not line:
@@ -83,7 +89,8 @@ class ReplaySource:
             else:
                 # Let other tasks run: a big file must not starve the event loop.
                 await asyncio.sleep(0)
-            yield RawKill(self.name, line, f"{self._path.name}:{number}")
+            self._counters.kill(str(number), when if self._speed is not None else None)
+            yield RawKill(self.name, line, f"{self._path.name}:{number}", live=False)
 
 
 def _killmail_time(line: bytes) -> datetime | None:

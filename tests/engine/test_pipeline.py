@@ -15,6 +15,7 @@ from engine.enrich.universe import Universe
 from engine.model import EnrichedKill
 from engine.pipeline import Engine
 from engine.sources import Cursor, RawKill, ReplaySource
+from engine.sources.status import SourceCounters, SourceStatus
 from engine.store.database import Database
 from engine.store.migrate import upgrade
 from engine.store.repositories import KillmailRepository, StateRepository
@@ -47,6 +48,8 @@ async def database(tmp_path: Path) -> AsyncIterator[Database]:
 
 
 def _engine(sources, enricher, database, *sinks, **tuning) -> Engine:
+    # The recorded kills are years old; the max-age rule has tests of its own.
+    tuning.setdefault("max_age", None)
     return Engine(sources=sources, enricher=enricher, database=database, sinks=sinks, **tuning)
 
 
@@ -123,6 +126,9 @@ class EndlessFeed:
     """A live-feed stand-in: yields recorded kills with cursors, then waits forever."""
 
     name = "endless"
+
+    def status(self) -> SourceStatus:
+        return SourceCounters(self.name, "test").snapshot()
 
     def __init__(self, lines: list[bytes]) -> None:
         self._lines = lines
