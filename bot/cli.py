@@ -9,10 +9,12 @@ import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from bot import enrich_command, match_command, sde_command, status_command
 from bot.config import ConfigError, Settings, config_path, load_settings
 from bot.logs import setup_logging
-from bot.runtime import build_source, database_url, run_engine
+from bot.runtime import database_url, run_engine
 from engine.dispatch.console import ConsoleSink
 from engine.sources import ReplaySource
 from engine.store.migrate import SchemaOutOfDate, require_current_schema, upgrade
@@ -23,8 +25,14 @@ log = logging.getLogger("killwatch")
 
 # Commands that live in modules of their own; each `register` adds its subparser, whose
 # handler is called as handler(args, settings) -> exit code.
-Subcommands = argparse._SubParsersAction[argparse.ArgumentParser]
-_MORE_COMMANDS: tuple[Callable[[Subcommands], None], ...] = ()
+if TYPE_CHECKING:  # not subscriptable at run time before Python 3.12
+    Subcommands = argparse._SubParsersAction[argparse.ArgumentParser]
+_MORE_COMMANDS: tuple[Callable[[Subcommands], None], ...] = (
+    enrich_command.register,
+    match_command.register,
+    sde_command.register,
+    status_command.register,
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -113,8 +121,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     if settings.discord_token():
         log.warning("Discord delivery is not built yet; running in console mode")
     log.info("console mode: printing each kill")
-    sources = [build_source(source) for source in settings.sources]
-    stats = asyncio.run(run_engine(settings, url, sources, [ConsoleSink()]))
+    stats = asyncio.run(run_engine(settings, url, [ConsoleSink()]))
     log.info("stopped: %s", stats.summary())
     if stats.stored == 0 and stats.duplicates:
         log.info(
@@ -135,7 +142,7 @@ def _replay(args: argparse.Namespace, settings: Settings) -> int:
         url = f"sqlite+aiosqlite:///{scratch}/replay.db"
         asyncio.run(upgrade(url))
         source = ReplaySource(args.file, speed=args.speed, max_gap=args.max_gap)
-        stats = asyncio.run(run_engine(settings, url, [source], [ConsoleSink()]))
+        stats = asyncio.run(run_engine(settings, url, [ConsoleSink()], [source]))
     log.info("replay finished: %s", stats.summary())
     return 0
 

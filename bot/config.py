@@ -23,6 +23,8 @@ from pydantic_settings import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from engine.sources.r2z2 import DEFAULT_R2Z2_URL
+
 __all__ = ["ConfigError", "Settings", "config_path", "load_settings"]
 
 _SECRET_KEYS = (("discord", "token"), ("database", "password"))
@@ -55,7 +57,31 @@ class ReplaySourceSettings(_Section):
     max_gap_seconds: Annotated[float, Field(ge=0)] = 2.0
 
 
-SourceSettings = Annotated[ReplaySourceSettings, Field(discriminator="kind")]
+class R2Z2SourceSettings(_Section):
+    kind: Literal["r2z2"] = "r2z2"
+    name: str = "r2z2"
+    url: str = DEFAULT_R2Z2_URL
+    # zKillboard allows about 15-20 requests/s per address and bans abusers for up to an hour.
+    requests_per_second: Annotated[float, Field(gt=0, le=20)] = 10.0
+    poll_wait_seconds: Annotated[float, Field(gt=0, le=600)] = 6.0
+    max_404s: Annotated[int, Field(ge=1, le=10_000)] = 10
+    max_404_seconds: Annotated[float, Field(gt=0, le=86_400)] = 300.0
+    concurrency: Annotated[int, Field(ge=1, le=64)] = 8
+    max_backlog: Annotated[int, Field(ge=1)] = 30_000
+
+
+SourceSettings = Annotated[
+    ReplaySourceSettings | R2Z2SourceSettings, Field(discriminator="kind")
+]
+
+
+class FeedSettings(_Section):
+    """How Killwatch behaves towards the services it reads."""
+
+    # zKillboard and ESI want to know who runs a client: an e-mail, a Discord handle or a URL.
+    contact: str | None = None
+    connect_timeout_seconds: Annotated[float, Field(gt=0, le=120)] = 5.0
+    read_timeout_seconds: Annotated[float, Field(gt=0, le=600)] = 15.0
 
 
 class EngineSettings(_Section):
@@ -63,6 +89,10 @@ class EngineSettings(_Section):
     batch_size: Annotated[int, Field(ge=1, le=10_000)] = 200
     drain_timeout_seconds: Annotated[float, Field(gt=0, le=600)] = 10.0
     recent_ids: Annotated[int, Field(ge=1_000, le=10_000_000)] = 50_000
+    # Live kills older than this when they arrive are stored but not posted (0: no limit).
+    max_age_minutes: Annotated[float, Field(ge=0)] = 60.0
+    # How often the engine saves its status for `killwatch status` (seconds).
+    status_interval_seconds: Annotated[float, Field(gt=0, le=3600)] = 15.0
 
 
 class LoggingSettings(_Section):
@@ -81,7 +111,8 @@ class Settings(BaseSettings):
     database: DatabaseSettings = DatabaseSettings()
     engine: EngineSettings = EngineSettings()
     logging: LoggingSettings = LoggingSettings()
-    sources: list[SourceSettings] = Field(default_factory=lambda: [ReplaySourceSettings()])
+    feeds: FeedSettings = FeedSettings()
+    sources: list[SourceSettings] = Field(default_factory=lambda: [R2Z2SourceSettings()])
 
     @classmethod
     def settings_customise_sources(

@@ -6,19 +6,25 @@ import asyncio
 import logging
 import signal
 from collections.abc import Callable, Sequence
+from contextlib import AsyncExitStack
+from datetime import timedelta
 
+import aiohttp
 from sqlalchemy import URL
 
-from bot.config import ReplaySourceSettings, Settings, SourceSettings
+from bot.config import R2Z2SourceSettings, ReplaySourceSettings, Settings, SourceSettings
 from engine.dispatch.sink import Sink
 from engine.enrich.enricher import Enricher
 from engine.enrich.universe import Universe
 from engine.pipeline import Engine
 from engine.sources import ReplaySource, Source, bundled_sample
+from engine.sources.http import HttpTimeouts, user_agent
+from engine.sources.r2z2 import R2Z2Source, cursor_key
 from engine.stats import PipelineStats
 from engine.store.database import Database, make_url
+from engine.store.repositories import StateRepository
 
-__all__ = ["build_source", "database_url", "run_engine"]
+__all__ = ["FeedContext", "build_source", "database_url", "run_engine"]
 
 log = logging.getLogger(__name__)
 
@@ -27,11 +33,43 @@ def database_url(settings: Settings) -> URL:
     return make_url(settings.database.url, settings.database_password())
 
 
-def build_source(config: SourceSettings) -> Source:
+class FeedContext:
+    """What live feeds share: one HTTP session, the timeouts and User-Agent, saved positions."""
+
+    def __init__(self, settings: Settings, session: aiohttp.ClientSession, database: Database):
+        feeds = settings.feeds
+        self.settings = settings
+        self.session = session
+        self.database = database
+        self.timeouts = HttpTimeouts(feeds.connect_timeout_seconds, feeds.read_timeout_seconds)
+        self.user_agent = user_agent(feeds.contact)
+
+    async def saved(self, key: str) -> str | None:
+        async with self.database.session() as session:
+            return await StateRepository(session).get(key)
+
+
+async def build_source(config: SourceSettings, context: FeedContext) -> Source:
     if isinstance(config, ReplaySourceSettings):
         path = config.path if config.path is not None else bundled_sample()
         return ReplaySource(
             path, speed=config.speed, max_gap=config.max_gap_seconds, name=config.name
+        )
+    if isinstance(config, R2Z2SourceSettings):
+        saved = await context.saved(cursor_key(config.name))
+        return R2Z2Source(
+            context.session,
+            base_url=config.url,
+            name=config.name,
+            start_after=int(saved) if saved is not None else None,
+            user_agent=context.user_agent,
+            timeouts=context.timeouts,
+            requests_per_second=config.requests_per_second,
+            poll_wait=config.poll_wait_seconds,
+            max_404s=config.max_404s,
+            max_404_seconds=config.max_404_seconds,
+            concurrency=config.concurrency,
+            max_backlog=config.max_backlog,
         )
     raise AssertionError(f"unhandled source kind {config!r}")
 
@@ -39,13 +77,23 @@ def build_source(config: SourceSettings) -> Source:
 async def run_engine(
     settings: Settings,
     url: str | URL,
-    sources: Sequence[Source],
     sinks: Sequence[Sink],
+    sources: Sequence[Source] | None = None,
 ) -> PipelineStats:
-    """Run until every source is exhausted, or SIGINT/SIGTERM asks us to stop."""
+    """Run until every source is exhausted, or SIGINT/SIGTERM asks us to stop.
+
+    `sources` None builds the feeds the settings name, each resuming where it stopped.
+    """
     universe = await asyncio.to_thread(Universe.load)
     tuning = settings.engine
-    async with Database(url) as database:
+    async with AsyncExitStack() as stack:
+        database = await stack.enter_async_context(Database(url))
+        if sources is None:
+            session = await stack.enter_async_context(
+                aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=32))
+            )
+            context = FeedContext(settings, session, database)
+            sources = [await build_source(config, context) for config in settings.sources]
         engine = Engine(
             sources=sources,
             enricher=Enricher(universe),
@@ -55,6 +103,8 @@ async def run_engine(
             batch_size=tuning.batch_size,
             drain_timeout=tuning.drain_timeout_seconds,
             recent_ids=tuning.recent_ids,
+            max_age=timedelta(minutes=tuning.max_age_minutes) if tuning.max_age_minutes else None,
+            status_interval=tuning.status_interval_seconds,
         )
         async with engine:
             loop = asyncio.get_running_loop()

@@ -226,5 +226,14 @@ class StateRepository:
             )
         )
 
+    async def with_prefix(self, prefix: str) -> dict[str, str]:
+        """Every key starting with `prefix` (such as all feed positions) and its value."""
+        escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        statement = select(StateRow.key, StateRow.value).where(
+            StateRow.key.like(escaped + "%", escape="\\")
+        )
+        result = await self._session.execute(statement)
+        return {key: value for key, value in result.tuples()}
+
     async def delete(self, key: str) -> None:
         await self._session.execute(delete(_STATE).where(_STATE.c.key == key))

@@ -56,7 +56,11 @@ def test_replay_prints_one_line_per_kill_and_a_summary(tmp_path):
     assert not (tmp_path / "data").exists()  # the configured database was not touched
 
 
+SAMPLE = '[[sources]]\nkind = "replay"\nname = "sample"\n'
+
+
 def test_run_refuses_an_unmigrated_database_then_runs_after_migrate(tmp_path):
+    (tmp_path / "config.toml").write_text(SAMPLE)
     refused = killwatch("run", cwd=tmp_path)
     assert refused.returncode == 1
     assert "killwatch migrate" in refused.stderr
@@ -71,6 +75,44 @@ def test_run_refuses_an_unmigrated_database_then_runs_after_migrate(tmp_path):
     assert again.returncode == 0
     assert again.stdout == ""  # a restart posts nothing twice
     assert "duplicates 40" in again.stderr
+
+    status = killwatch("status", cwd=tmp_path)
+    assert status.returncode == 0, status.stderr
+    assert ": stopped" in status.stdout
+    assert "feed sample (replay): at 40" in status.stdout
+    assert "duplicates 40" in status.stdout
+
+
+def test_status_before_any_run_says_so(tmp_path):
+    assert killwatch("migrate", cwd=tmp_path).returncode == 0
+    result = killwatch("status", cwd=tmp_path)
+    assert result.returncode == 0
+    assert "has not run against this database yet" in result.stdout
+
+
+def test_run_follows_r2z2_by_default_and_says_plainly_when_it_is_unreachable(tmp_path):
+    # Nothing listens on port 9 here: every connection is refused at once.
+    (tmp_path / "config.toml").write_text('[feeds]\nconnect_timeout_seconds = 0.5\n')
+    env = _env({"KILLWATCH_SOURCES": '[{"kind": "r2z2", "url": "http://127.0.0.1:9/ephemeral"}]'})
+    assert killwatch("migrate", cwd=tmp_path, env=env).returncode == 0
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", "run"], cwd=tmp_path, env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        assert process.stderr is not None
+        lines = [process.stderr.readline()]
+        while "retrying in" not in lines[-1]:
+            lines.append(process.stderr.readline())
+        process.send_signal(signal.SIGTERM)
+        _, rest = process.communicate(timeout=15)
+    finally:
+        process.kill()
+    stderr = "".join(lines) + rest
+    assert process.returncode == 0
+    assert "r2z2: sequence.json: cannot connect to 127.0.0.1:9" in stderr
+    assert "retrying in" in stderr
+    assert "Traceback" not in stderr
 
 
 def test_check_config_masks_secrets_and_rejects_bad_values(tmp_path):
