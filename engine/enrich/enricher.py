@@ -1,39 +1,82 @@
-"""Attach universe facts to a killmail: place, ship types, value, the names we know locally."""
+"""Attach every derived fact to a killmail: place, victim, attackers, flags, value, fit.
+
+What each fact means is documented where it is computed: ``tags`` (victim tags and class),
+``attackers`` (counts, final blow, top damage, main side, ids), ``facts`` (flags, modules),
+``values`` (a computed loss value), ``space`` (security and space bands).
+"""
 
 from __future__ import annotations
 
+from typing import Final
+
+from engine.enrich.attackers import party_ids, summarize_attackers
+from engine.enrich.catalog import TypeCatalog
+from engine.enrich.facts import kill_flags, module_counts, victim_party
 from engine.enrich.space import display_security, space_band
 from engine.enrich.universe import Universe
-from engine.model import Attacker, EnrichedKill, Killmail, Place, TypeInfo, Victim
+from engine.enrich.values import PriceLookup, loss_value
+from engine.model import Attacker, EnrichedKill, Killmail, PartyIds, Place, TypeInfo, Victim
 
-__all__ = ["Enricher"]
+__all__ = ["VALUE_COMPUTED", "VALUE_ZKB", "Enricher"]
+
+VALUE_ZKB: Final = "zkb"  # zKillboard's totalValue
+VALUE_COMPUTED: Final = "computed"  # ship + items at the prices given to the Enricher
 
 
 class Enricher:
-    """Pure and synchronous: everything it needs is in memory, so it never holds a kill back."""
+    """Pure and synchronous: everything it needs is in memory, so it never holds a kill back.
 
-    def __init__(self, universe: Universe) -> None:
+    ``prices`` values kills that come without zKillboard's value; it is read at enrichment
+    time, so a price book refreshed in place is used from the next kill on.
+    """
+
+    def __init__(self, universe: Universe, prices: PriceLookup | None = None) -> None:
         self._universe = universe
+        self._types = TypeCatalog(universe)
+        self._prices = prices
+        self._places: dict[int, Place] = {}
+
+    @property
+    def types(self) -> TypeCatalog:
+        return self._types
 
     def enrich(self, killmail: Killmail) -> EnrichedKill:
-        final_blow = killmail.final_blow
+        types = self._types
+        ship = types.info(killmail.victim.ship_type_id)
+        victim = victim_party(killmail.victim, ship)
+        tags, ship_class = types.classify(ship.type_id)
+        attackers, attacker_ids = summarize_attackers(killmail.attackers, types)
+        final_blow = attackers.final_blow
+        npc, solo, awox = kill_flags(killmail, types)
+        value, value_source = self._value(killmail)
         zkb = killmail.zkb
-        value = zkb.total_value if zkb is not None else None
         return EnrichedKill(
             killmail=killmail,
             place=self.place(killmail.solar_system_id),
-            victim_ship=self.type_info(killmail.victim.ship_type_id),
-            final_blow_ship=(
-                self.type_info(final_blow.ship_type_id)
-                if final_blow is not None and final_blow.ship_type_id is not None
-                else None
-            ),
+            victim_ship=ship,
+            final_blow_ship=final_blow.ship if final_blow is not None else None,
             value=value,
-            value_source="zkb" if value is not None else None,
+            value_source=value_source,
             names=self._local_names(killmail),
+            victim=victim,
+            victim_tags=tags,
+            ship_class=ship_class,
+            attackers=attackers,
+            victim_ids=party_ids(victim),
+            attacker_ids=attacker_ids,
+            final_blow_ids=party_ids(final_blow) if final_blow is not None else _NO_IDS,
+            npc=npc,
+            solo=solo,
+            awox=awox,
+            labels=zkb.labels if zkb is not None else (),
+            points=zkb.points if zkb is not None else None,
+            modules=module_counts(killmail.victim.items, types),
         )
 
     def place(self, system_id: int) -> Place:
+        found = self._places.get(system_id)
+        if found is not None:
+            return found
         u = self._universe
         system = u.system(system_id)
         if system is None:
@@ -44,7 +87,7 @@ class Enricher:
         constellation = u.constellation(system.constellation_id)
         region = u.region(system.region_id)
         space = space_band(system)
-        return Place(
+        place = Place(
             system.id,
             system.name,
             system.constellation_id,
@@ -57,22 +100,21 @@ class Enricher:
             # wormhole class means J-space, Thera and the like.
             system.wormhole_class if space == "wormhole" else None,
         )
+        self._places[system_id] = place
+        return place
 
     def type_info(self, type_id: int) -> TypeInfo:
-        u = self._universe
-        item_type = u.type(type_id)
-        if item_type is None:
-            return TypeInfo(type_id, f"Type {type_id}", None, None, None, None)
-        group = u.group(item_type.group_id)
-        category = u.category(item_type.category_id)
-        return TypeInfo(
-            type_id,
-            item_type.name,
-            item_type.group_id,
-            group.name if group else None,
-            item_type.category_id,
-            category.name if category else None,
-        )
+        return self._types.info(type_id)
+
+    def _value(self, killmail: Killmail) -> tuple[float | None, str | None]:
+        zkb = killmail.zkb
+        if zkb is not None and zkb.total_value is not None:
+            return zkb.total_value, VALUE_ZKB
+        if self._prices is not None:
+            value = loss_value(killmail.victim, self._prices)
+            if value is not None:
+                return value, VALUE_COMPUTED
+        return None, None
 
     def _local_names(self, killmail: Killmail) -> dict[int, str]:
         """NPC corporations and factions are in the static data; players need ESI."""
@@ -90,3 +132,6 @@ class Enricher:
                 if faction is not None:
                     names[faction_id] = faction.name
         return names
+
+
+_NO_IDS: Final = PartyIds()

@@ -1,8 +1,10 @@
 """The static universe shipped with the package: systems, the stargate graph and item types.
 
 Built from CCP's SDE by ``tools.build_universe`` into ``data/universe.msgpack.gz``; nothing
-here reads the CSVs. Load once at start-up (~130 ms, ~35 MB) and share the instance: it is
-immutable, so any number of tasks may read it without locking.
+here reads the CSVs. ``killwatch sde update`` writes a newer one into the data directory,
+which :meth:`Universe.load` prefers when given that directory. Load once at start-up
+(~130 ms, ~35 MB) and share the instance: it is immutable, so any number of tasks may read it
+without locking.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from engine.enrich.names import NameIndex
 
 __all__ = [
     "BUNDLED_FILE",
+    "DATA_DIR_FILE",
     "Category",
     "Constellation",
     "Faction",
@@ -36,6 +39,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 BUNDLED_FILE = "data/universe.msgpack.gz"  # relative to the engine.enrich package
+DATA_DIR_FILE = "universe.msgpack.gz"  # an updated universe, in the bot's data directory
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,21 +271,35 @@ class Universe:
         self._npc_corporation_names = NameIndex(self._npc_corporations.values(), _name)
 
     @classmethod
-    def load(cls, path: Path | None = None) -> Universe:
+    def load(cls, path: Path | None = None, *, data_dir: Path | None = None) -> Universe:
         """Load a universe file; by default the one bundled in the package.
 
-        Raises ``OSError`` if the file cannot be read and ``ValueError`` if it is corrupt or
-        of another format version.
+        With ``data_dir``, a ``universe.msgpack.gz`` there (written by ``killwatch sde
+        update``) wins over the bundled file; one that cannot be read or is stale (another
+        format version, e.g. after an upgrade) is skipped with a warning, so the bot still
+        starts. Raises ``OSError`` if ``path`` cannot be read and ``ValueError`` if it is
+        corrupt or of another format version.
         """
-        started = time.perf_counter()
+        if path is None and data_dir is not None:
+            updated = data_dir / DATA_DIR_FILE
+            if updated.is_file():
+                try:
+                    return cls._load_blob(updated.read_bytes(), str(updated))
+                except (OSError, ValueError) as exc:
+                    logger.warning("ignoring %s, using the bundled universe: %s", updated, exc)
         if path is None:
             blob = resources.files("engine.enrich").joinpath(BUNDLED_FILE).read_bytes()
-        else:
-            blob = path.read_bytes()
+            return cls._load_blob(blob, "bundled file")
+        return cls._load_blob(path.read_bytes(), str(path))
+
+    @classmethod
+    def _load_blob(cls, blob: bytes, origin: str) -> Universe:
+        started = time.perf_counter()
         with _gc_paused():
             universe = cls(decode_universe(blob))
         logger.info(
-            "loaded static universe (%d systems, %d types, format %d) in %.0f ms",
+            "loaded static universe from %s (%d systems, %d types, format %d) in %.0f ms",
+            origin,
             len(universe._systems),
             len(universe._types),
             universe.format_version,
