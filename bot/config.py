@@ -93,6 +93,8 @@ class EngineSettings(_Section):
     max_age_minutes: Annotated[float, Field(ge=0)] = 60.0
     # How often the engine saves its status for `killwatch status` (seconds).
     status_interval_seconds: Annotated[float, Field(gt=0, le=3600)] = 15.0
+    # Files Killwatch writes besides the database: the universe from `killwatch sde update`.
+    data_dir: Path = Path("data")
 
 
 class LoggingSettings(_Section):

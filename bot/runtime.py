@@ -84,7 +84,7 @@ async def run_engine(
 
     `sources` None builds the feeds the settings name, each resuming where it stopped.
     """
-    universe = await asyncio.to_thread(Universe.load)
+    universe = await asyncio.to_thread(Universe.load, data_dir=settings.engine.data_dir)
     tuning = settings.engine
     async with AsyncExitStack() as stack:
         database = await stack.enter_async_context(Database(url))

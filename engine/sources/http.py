@@ -22,6 +22,7 @@ __all__ = [
     "Clock",
     "HttpTimeouts",
     "RateLimiter",
+    "describe_error",
     "real_clock",
     "retry_after",
     "user_agent",
@@ -137,3 +138,16 @@ class RateLimiter:
                 await self._clock.sleep(self._next - now)
                 now = self._clock.now()
             self._next = max(now, self._next) + self._interval
+
+
+def describe_error(exc: aiohttp.ClientError) -> str:
+    """One line without a traceback: what an operator reads to see a feed is unreachable."""
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return f"cannot connect to {exc.host}:{exc.port} ({exc.os_error.strerror or exc})"
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return "server closed the connection"
+    if isinstance(exc, aiohttp.ClientPayloadError):
+        return "response cut short"
+    if isinstance(exc, aiohttp.TooManyRedirects):
+        return "too many redirects"
+    return f"{type(exc).__name__}: {exc}"

@@ -35,7 +35,15 @@ import aiohttp
 import msgspec
 
 from engine.sources.base import Cursor, RawKill
-from engine.sources.http import Backoff, Clock, HttpTimeouts, RateLimiter, real_clock, retry_after
+from engine.sources.http import (
+    Backoff,
+    Clock,
+    HttpTimeouts,
+    RateLimiter,
+    describe_error,
+    real_clock,
+    retry_after,
+)
 from engine.sources.status import SourceCounters, SourceStatus
 
 __all__ = ["DEFAULT_R2Z2_URL", "R2Z2Source", "cursor_key"]
@@ -328,7 +336,7 @@ class R2Z2Source:
         except TimeoutError as exc:
             raise _Retry("timeout", "no answer within the timeout") from exc
         except aiohttp.ClientError as exc:
-            raise _Retry("connection", _describe(exc)) from exc
+            raise _Retry("connection", describe_error(exc)) from exc
         self._counters.ok()
         return body
 
@@ -339,16 +347,6 @@ class R2Z2Source:
         log.warning("%s: %s: %s; retrying in %.1f s", self.name, what, failure, delay)
         await self._clock.sleep(delay)
 
-
-def _describe(exc: aiohttp.ClientError) -> str:
-    """One line without a traceback: what an operator reads to see the feed is unreachable."""
-    if isinstance(exc, aiohttp.ClientConnectorError):
-        return f"cannot connect to {exc.host}:{exc.port} ({exc.os_error.strerror or exc})"
-    if isinstance(exc, aiohttp.ServerDisconnectedError):
-        return "server closed the connection"
-    if isinstance(exc, aiohttp.ClientPayloadError):
-        return "response cut short"
-    return f"{type(exc).__name__}: {exc}"
 
 
 def _kill_time(envelope: _Envelope) -> datetime | None:

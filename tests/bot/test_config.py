@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import get_args
 
 import pytest
 
-from bot.config import ConfigError, config_path, load_settings
+from bot.config import (
+    ConfigError,
+    R2Z2SourceSettings,
+    SourceSettings,
+    config_path,
+    load_settings,
+)
 
 TOKEN = "MTIzNDU2Nzg5.secret-token-for-tests"
 REPO = Path(__file__).resolve().parents[2]
@@ -24,14 +31,17 @@ def clean_environment(monkeypatch):
 def test_the_example_config_is_valid_and_documents_every_key():
     settings = load_settings(REPO / "config.example.toml")
     assert settings.database.url == "sqlite+aiosqlite:///./data/killwatch.db"
-    assert settings.sources[0].kind == "replay"
-    assert settings.sources[0].path is None  # the bundled sample
+    assert [source.kind for source in settings.sources] == ["r2z2"]
+    assert settings.sources[0] == R2Z2SourceSettings()  # it shows the defaults
     text = (REPO / "config.example.toml").read_text()
     for section, model in settings:
         if section == "sources":
             continue
         for key in type(model).model_fields:
             assert key in text, f"config.example.toml does not mention {section}.{key}"
+    for kind in get_args(get_args(SourceSettings)[0]):
+        for key in kind.model_fields:
+            assert key in text, f"config.example.toml does not mention sources {kind}.{key}"
 
 
 def test_environment_overrides_the_file_with_nested_keys(tmp_path, monkeypatch):
