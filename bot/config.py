@@ -8,6 +8,7 @@ config file itself, and show as ********** whenever settings are printed or logg
 from __future__ import annotations
 
 import os
+import socket
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -23,6 +24,7 @@ from pydantic_settings import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from engine.esi.client import DEFAULT_ESI_URL
 from engine.sources.r2z2 import DEFAULT_R2Z2_URL
 
 __all__ = ["ConfigError", "Settings", "config_path", "load_settings"]
@@ -70,9 +72,44 @@ class R2Z2SourceSettings(_Section):
     max_backlog: Annotated[int, Field(ge=1)] = 30_000
 
 
+class RedisQSourceSettings(_Section):
+    kind: Literal["redisq"] = "redisq"
+    name: str = "redisq"
+    url: str  # the mirror's base URL; listen.php is appended
+    # The server keeps one queue per id: keep it stable so a restart resumes the same queue,
+    # and never share it between two running bots (each would get half the kills).
+    queue_id: str = Field(default_factory=lambda: f"killwatch-{socket.gethostname()}")
+    ttw: Annotated[int, Field(ge=1, le=10)] = 10
+
+
+class WandererSourceSettings(_Section):
+    kind: Literal["wanderer"] = "wanderer"
+    name: str = "wanderer"
+    url: str  # the wanderer-kills server, e.g. "http://127.0.0.1:4004"
+    systems: list[Annotated[int, Field(gt=0)]] = []
+    characters: list[Annotated[int, Field(gt=0)]] = []
+    # Its server sends a heartbeat every 30 s, so silence much longer than that is a hang.
+    read_timeout_seconds: Annotated[float, Field(gt=0, le=600)] = 75.0
+
+
 SourceSettings = Annotated[
-    ReplaySourceSettings | R2Z2SourceSettings, Field(discriminator="kind")
+    ReplaySourceSettings | R2Z2SourceSettings | RedisQSourceSettings | WandererSourceSettings,
+    Field(discriminator="kind"),
 ]
+
+
+class EsiSettings(_Section):
+    url: str = DEFAULT_ESI_URL
+    # Stop calling while ESI's error budget (100 errors a minute) is down to this many.
+    error_limit_floor: Annotated[int, Field(ge=0, le=99)] = 10
+    # After this many failures in a row ESI is left alone for the cool-down (circuit breaker).
+    breaker_threshold: Annotated[int, Field(ge=1, le=1000)] = 5
+    breaker_cool_down_seconds: Annotated[float, Field(gt=0, le=3600)] = 30.0
+    # A kill waits at most this long for character/corporation/alliance names, then goes on
+    # with the ids; the names still arrive for later kills.
+    names_timeout_seconds: Annotated[float, Field(ge=0, le=60)] = 2.0
+    # Market prices (for kills zKillboard has not valued) are refreshed this often.
+    prices_refresh_hours: Annotated[float, Field(gt=0, le=24 * 30)] = 24.0
 
 
 class FeedSettings(_Section):
@@ -114,6 +151,7 @@ class Settings(BaseSettings):
     engine: EngineSettings = EngineSettings()
     logging: LoggingSettings = LoggingSettings()
     feeds: FeedSettings = FeedSettings()
+    esi: EsiSettings = EsiSettings()
     sources: list[SourceSettings] = Field(default_factory=lambda: [R2Z2SourceSettings()])
 
     @classmethod

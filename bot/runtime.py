@@ -12,14 +12,25 @@ from datetime import timedelta
 import aiohttp
 from sqlalchemy import URL
 
-from bot.config import R2Z2SourceSettings, ReplaySourceSettings, Settings, SourceSettings
+from bot.config import (
+    R2Z2SourceSettings,
+    RedisQSourceSettings,
+    ReplaySourceSettings,
+    Settings,
+    SourceSettings,
+    WandererSourceSettings,
+)
 from engine.dispatch.sink import Sink
 from engine.enrich.enricher import Enricher
 from engine.enrich.universe import Universe
+from engine.esi.client import EsiClient
 from engine.pipeline import Engine
 from engine.sources import ReplaySource, Source, bundled_sample
 from engine.sources.http import HttpTimeouts, user_agent
 from engine.sources.r2z2 import R2Z2Source, cursor_key
+from engine.sources.redisq import RedisQSource
+from engine.sources.wanderer import WandererSource
+from engine.sources.wanderer import cursor_key as wanderer_cursor_key
 from engine.stats import PipelineStats
 from engine.store.database import Database, make_url
 from engine.store.repositories import StateRepository
@@ -34,15 +45,25 @@ def database_url(settings: Settings) -> URL:
 
 
 class FeedContext:
-    """What live feeds share: one HTTP session, the timeouts and User-Agent, saved positions."""
+    """What live feeds share: one HTTP session, the timeouts and User-Agent, the ESI client
+    (and with it ESI's error budget), saved positions."""
 
     def __init__(self, settings: Settings, session: aiohttp.ClientSession, database: Database):
-        feeds = settings.feeds
+        feeds, esi = settings.feeds, settings.esi
         self.settings = settings
         self.session = session
         self.database = database
         self.timeouts = HttpTimeouts(feeds.connect_timeout_seconds, feeds.read_timeout_seconds)
         self.user_agent = user_agent(feeds.contact)
+        self.esi = EsiClient(
+            session,
+            base_url=esi.url,
+            user_agent=self.user_agent,
+            timeouts=self.timeouts,
+            error_floor=esi.error_limit_floor,
+            breaker_threshold=esi.breaker_threshold,
+            breaker_cool_down=esi.breaker_cool_down_seconds,
+        )
 
     async def saved(self, key: str) -> str | None:
         async with self.database.session() as session:
@@ -70,6 +91,28 @@ async def build_source(config: SourceSettings, context: FeedContext) -> Source:
             max_404_seconds=config.max_404_seconds,
             concurrency=config.concurrency,
             max_backlog=config.max_backlog,
+        )
+    if isinstance(config, RedisQSourceSettings):
+        return RedisQSource(
+            context.session,
+            base_url=config.url,
+            queue_id=config.queue_id,
+            ttw=config.ttw,
+            name=config.name,
+            fetch_killmail=context.esi.killmail,
+            timeouts=context.timeouts,
+            user_agent=context.user_agent,
+        )
+    if isinstance(config, WandererSourceSettings):
+        return WandererSource(
+            context.session,
+            base_url=config.url,
+            systems=config.systems,
+            characters=config.characters,
+            name=config.name,
+            start=await context.saved(wanderer_cursor_key(config.name)),
+            timeouts=HttpTimeouts(context.timeouts.connect, config.read_timeout_seconds),
+            user_agent=context.user_agent,
         )
     raise AssertionError(f"unhandled source kind {config!r}")
 
