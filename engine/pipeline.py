@@ -10,18 +10,25 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import TracebackType
-from typing import Final, Self
+from typing import Final, Protocol, Self
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from engine.dedupe import RecentIds
 from engine.dispatch.sink import Sink
 from engine.enrich.enricher import Enricher
-from engine.model import EnrichedKill, Killmail, KillmailRejected, parse_killmail
+from engine.model import (
+    Attacker,
+    EnrichedKill,
+    Killmail,
+    KillmailRejected,
+    Victim,
+    parse_killmail,
+)
 from engine.sources.base import Cursor, RawKill, Source
 from engine.stats import PipelineStats
 from engine.status import STATUS_KEY, EngineStatus, encode_status
@@ -29,7 +36,7 @@ from engine.store.database import Database
 from engine.store.records import StoredKill
 from engine.store.repositories import KillmailRepository, StateRepository, utc_now
 
-__all__ = ["Engine"]
+__all__ = ["Engine", "NameLookup"]
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +58,15 @@ class _Flow:
     live: bool
 
 
+class NameLookup(Protocol):
+    """Names for entity ids within a time budget (the ESI names resolver)."""
+
+    # A budget, not a deadline to cancel at: lookups that miss it finish for later kills.
+    async def resolve(
+        self, ids: Iterable[int], timeout: float  # noqa: ASYNC109
+    ) -> Mapping[int, str]: ...
+
+
 class Engine:
     def __init__(
         self,
@@ -66,6 +82,8 @@ class Engine:
         max_age: timedelta | None = timedelta(minutes=60),
         clock: Callable[[], datetime] = utc_now,
         status_interval: float = 15.0,
+        names: NameLookup | None = None,
+        names_timeout: float = 2.0,
     ) -> None:
         """`max_age`: live kills older than this (by killmail time) when they arrive are stored
         but not delivered — after an outage the backlog is kept, not posted. None: no limit."""
@@ -80,6 +98,8 @@ class Engine:
         self._max_age = max_age
         self._clock = clock
         self._status_interval = status_interval
+        self._names = names
+        self._names_timeout = names_timeout
         self._started_at = clock()
         self._raw: asyncio.Queue[RawKill | _Done] = asyncio.Queue(queue_size)
         self._parsed: asyncio.Queue[_Flow | _Done] = asyncio.Queue(queue_size)
@@ -215,16 +235,58 @@ class Engine:
         await self._parsed.put(_DONE)
 
     async def _enrich_stage(self) -> None:
-        while not isinstance(flow := await self._parsed.get(), _Done):
-            if isinstance(killmail := flow.kill, Killmail):
-                try:
-                    flow.kill = self._enricher.enrich(killmail)
-                except Exception:
-                    log.exception("could not enrich killmail %s", killmail.killmail_id)
-                    self.stats.rejected["enrich_failed"] += 1
-                    flow.kill = None
-            await self._enriched.put(flow)
+        done = False
+        while not done:
+            # Kills are enriched in the batches that are waiting, so one names lookup (and at
+            # most one names timeout) serves them all, even while catching up on thousands.
+            batch = [await self._parsed.get()]
+            while not isinstance(batch[-1], _Done) and len(batch) < self._batch_size:
+                if self._parsed.empty():
+                    break
+                batch.append(self._parsed.get_nowait())
+            done = isinstance(batch[-1], _Done)
+            flows = [flow for flow in batch if not isinstance(flow, _Done)]
+            kills = [kill for flow in flows if (kill := self._enrich(flow)) is not None]
+            if kills and self._names is not None:
+                await self._add_names(kills)
+            for flow in flows:
+                await self._enriched.put(flow)
         await self._enriched.put(_DONE)
+
+    def _enrich(self, flow: _Flow) -> EnrichedKill | None:
+        if not isinstance(killmail := flow.kill, Killmail):
+            return None
+        try:
+            flow.kill = self._enricher.enrich(killmail)
+        except Exception:
+            log.exception("could not enrich killmail %s", killmail.killmail_id)
+            self.stats.rejected["enrich_failed"] += 1
+            flow.kill = None
+            return None
+        return flow.kill
+
+    async def _add_names(self, kills: list[EnrichedKill]) -> None:
+        """Player names from the names service, within its time budget; ids stand in for the
+        rest (a kill is never held back longer, nor dropped, for a name)."""
+        assert self._names is not None
+        wanted = {
+            entity
+            for kill in kills
+            for entity in _player_entities(kill.killmail)
+            if entity not in kill.names
+        }
+        if not wanted:
+            return
+        try:
+            found = await self._names.resolve(wanted, self._names_timeout)
+        except Exception:
+            log.exception("names lookup failed; kills go on with ids")
+            return
+        for kill in kills:
+            for entity in _player_entities(kill.killmail):
+                name = found.get(entity)
+                if name is not None:
+                    kill.names.setdefault(entity, name)
 
     async def _store_stage(self) -> None:
         try:
@@ -335,3 +397,12 @@ class Engine:
             else:
                 self.stats.delivered += 1
 
+
+
+def _player_entities(killmail: Killmail) -> Iterator[int]:
+    """Characters, corporations and alliances on a kill (factions are in the static data)."""
+    parties: tuple[Victim | Attacker, ...] = (killmail.victim, *killmail.attackers)
+    for party in parties:
+        for entity in (party.character_id, party.corporation_id, party.alliance_id):
+            if entity is not None:
+                yield entity
