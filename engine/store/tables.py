@@ -30,7 +30,10 @@ from sqlalchemy.types import TypeDecorator
 __all__ = [
     "NAMING_CONVENTION",
     "Base",
+    "EntityIdRow",
     "KillmailRow",
+    "NameRow",
+    "PriceRow",
     "StateRow",
     "UTCDateTime",
     "metadata",
@@ -114,4 +117,40 @@ class StateRow(Base):
 
     key: Mapped[str] = mapped_column(String(128), primary_key=True)
     value: Mapped[str] = mapped_column(Text())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class NameRow(Base):
+    """A name ESI gave for an id, so that a restart does not ask again."""
+
+    __tablename__ = "names"
+
+    entity_id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=False
+    )
+    name: Mapped[str] = mapped_column(String(255))
+    category: Mapped[str | None] = mapped_column(String(32))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class PriceRow(Base):
+    """CCP's price estimates for one type, as last fetched from ESI."""
+
+    __tablename__ = "prices"
+
+    type_id: Mapped[int] = mapped_column(Integer(), primary_key=True, autoincrement=False)
+    average: Mapped[float | None] = mapped_column(Float())
+    adjusted: Mapped[float | None] = mapped_column(Float())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class EntityIdRow(Base):
+    """What a typed name turned out to be: one row per (folded name, entity) ESI matched."""
+
+    __tablename__ = "entity_ids"
+
+    name_key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    entity_id: Mapped[int] = mapped_column(BigInteger(), primary_key=True, autoincrement=False)
+    category: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(255))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
