@@ -142,7 +142,7 @@ def _replay(args: argparse.Namespace, settings: Settings) -> int:
         url = f"sqlite+aiosqlite:///{scratch}/replay.db"
         asyncio.run(upgrade(url))
         source = ReplaySource(args.file, speed=args.speed, max_gap=args.max_gap)
-        stats = asyncio.run(run_engine(settings, url, [ConsoleSink()], [source]))
+        stats = asyncio.run(run_engine(settings, url, [ConsoleSink()], [source], online=False))
     log.info("replay finished: %s", stats.summary())
     return 0
 

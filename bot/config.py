@@ -99,6 +99,8 @@ SourceSettings = Annotated[
 
 
 class EsiSettings(_Section):
+    # Off: names only from the static data, values only from zKillboard (fully offline).
+    enabled: bool = True
     url: str = DEFAULT_ESI_URL
     # Stop calling while ESI's error budget (100 errors a minute) is down to this many.
     error_limit_floor: Annotated[int, Field(ge=0, le=99)] = 10

@@ -7,7 +7,7 @@ import logging
 import signal
 from collections.abc import Callable, Sequence
 from contextlib import AsyncExitStack
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import aiohttp
 from sqlalchemy import URL
@@ -24,6 +24,9 @@ from engine.dispatch.sink import Sink
 from engine.enrich.enricher import Enricher
 from engine.enrich.universe import Universe
 from engine.esi.client import EsiClient
+from engine.esi.names import NameResolver
+from engine.esi.prices import PriceBook
+from engine.jobs import Jobs
 from engine.pipeline import Engine
 from engine.sources import ReplaySource, Source, bundled_sample
 from engine.sources.http import HttpTimeouts, user_agent
@@ -33,6 +36,7 @@ from engine.sources.wanderer import WandererSource
 from engine.sources.wanderer import cursor_key as wanderer_cursor_key
 from engine.stats import PipelineStats
 from engine.store.database import Database, make_url
+from engine.store.lookups import DatabaseNameStore, DatabasePriceStore
 from engine.store.repositories import StateRepository
 
 __all__ = ["FeedContext", "build_source", "database_url", "run_engine"]
@@ -122,24 +126,35 @@ async def run_engine(
     url: str | URL,
     sinks: Sequence[Sink],
     sources: Sequence[Source] | None = None,
+    *,
+    online: bool = True,
 ) -> PipelineStats:
     """Run until every source is exhausted, or SIGINT/SIGTERM asks us to stop.
 
     `sources` None builds the feeds the settings name, each resuming where it stopped.
+    `online` False keeps ESI out of it (a replay): names only from the static data, values
+    only from zKillboard.
     """
     universe = await asyncio.to_thread(Universe.load, data_dir=settings.engine.data_dir)
     tuning = settings.engine
     async with AsyncExitStack() as stack:
         database = await stack.enter_async_context(Database(url))
+        session = await stack.enter_async_context(
+            aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=32))
+        )
+        context = FeedContext(settings, session, database)
         if sources is None:
-            session = await stack.enter_async_context(
-                aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=32))
-            )
-            context = FeedContext(settings, session, database)
             sources = [await build_source(config, context) for config in settings.sources]
+        names: NameResolver | None = None
+        prices: PriceBook | None = None
+        if online and settings.esi.enabled:
+            names = await stack.enter_async_context(
+                NameResolver(context.esi, DatabaseNameStore(database))
+            )
+            prices = await _price_book(context, await stack.enter_async_context(Jobs()))
         engine = Engine(
             sources=sources,
-            enricher=Enricher(universe),
+            enricher=Enricher(universe, prices=prices),
             database=database,
             sinks=sinks,
             queue_size=tuning.queue_size,
@@ -148,6 +163,8 @@ async def run_engine(
             recent_ids=tuning.recent_ids,
             max_age=timedelta(minutes=tuning.max_age_minutes) if tuning.max_age_minutes else None,
             status_interval=tuning.status_interval_seconds,
+            names=names,
+            names_timeout=settings.esi.names_timeout_seconds,
         )
         async with engine:
             loop = asyncio.get_running_loop()
@@ -159,6 +176,16 @@ async def run_engine(
                 for signum in (signal.SIGINT, signal.SIGTERM):
                     loop.remove_signal_handler(signum)
     return engine.stats
+
+
+async def _price_book(context: FeedContext, jobs: Jobs) -> PriceBook:
+    """Prices saved by an earlier run at once; ESI's list refreshed now if stale, then daily."""
+    book = PriceBook(context.esi, DatabasePriceStore(context.database))
+    await book.load()
+    every = timedelta(hours=context.settings.esi.prices_refresh_hours)
+    stale = book.updated_at is None or datetime.now(UTC) - book.updated_at > every
+    jobs.add("prices", book.refresh, every=every, first_run_now=stale)
+    return book
 
 
 def _stopper(engine: Engine, signum: int) -> Callable[[], None]:

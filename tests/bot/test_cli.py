@@ -32,6 +32,7 @@ def _env(extra: dict[str, str] | None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
            if not k.startswith("KILLWATCH_") and k != "DISCORD_TOKEN"}
     env["PYTHONPATH"] = str(REPO)
+    env["KILLWATCH_ESI__ENABLED"] = "false"  # no network in tests; ESI has its own fakes
     env.update(extra or {})
     return env
 
