@@ -3,26 +3,39 @@
 For looking at what filters and notifications will see. It reads the fixture format, R2Z2
 envelopes, RedisQ packages or bare ESI killmails (whatever ``parse_killmail`` takes), reports
 each line it cannot use on stderr and goes on. Offline, names come from the bundled universe
-alone (types, places, NPC corporations, factions); a ``names`` mapping (e.g. resolved through
-ESI) fills in players. Names it cannot resolve are null.
+alone (types, places, NPC corporations, factions); online, ESI's names fill in players.
+Names it cannot resolve are null.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+import aiohttp
 import orjson
 
 from bot.config import Settings
 from engine.enrich.catalog import TypeCatalog
 from engine.enrich.enricher import Enricher
 from engine.enrich.universe import Universe
-from engine.model import EnrichedKill, KillmailRejected, Party, TypeInfo, parse_killmail
+from engine.esi.client import EsiClient
+from engine.esi.names import NameResolver
+from engine.model import (
+    Attacker,
+    EnrichedKill,
+    KillmailRejected,
+    Party,
+    TypeInfo,
+    Victim,
+    parse_killmail,
+)
+from engine.sources.http import HttpTimeouts, user_agent
 
 __all__ = ["EnrichCounts", "enrich_lines", "kill_view", "register"]
 
@@ -38,9 +51,15 @@ def register(commands: Subcommands) -> None:
         description="Parse and enrich each kill of a JSONL file (the fixture format, R2Z2 "
         "envelopes, RedisQ packages or ESI killmails) and print one JSON object per kill: "
         "place, victim, attackers, flags, value. Lines that are not killmails are reported on "
-        "stderr. Works offline: names not in the bundled static data are null.",
+        "stderr. Player names come from ESI (all in one lookup); with --offline, or when ESI "
+        "cannot be reached, names not in the bundled static data are null.",
     )
     parser.add_argument("file", type=Path, help="the .jsonl file to read")
+    parser.add_argument(
+        "--offline",
+        action="store_true",
+        help="do not ask ESI for player names (also off when esi.enabled is false)",
+    )
     parser.set_defaults(handler=_enrich)
 
 
@@ -49,16 +68,54 @@ def _enrich(args: argparse.Namespace, settings: Settings) -> int:
     if not path.is_file():
         print(f"killwatch: no such file: {path}", file=sys.stderr)
         return 2
-    enricher = Enricher(Universe.load())
+    enricher = Enricher(Universe.load(data_dir=settings.engine.data_dir))
+    names: dict[int, str] = {}
+    if not args.offline and settings.esi.enabled:
+        with path.open("rb") as lines:
+            names = asyncio.run(esi_names(settings, _player_ids(lines)))
     try:
         with path.open("rb") as lines:
-            enrich_lines(lines, enricher, sys.stdout, sys.stderr)
+            enrich_lines(lines, enricher, sys.stdout, sys.stderr, names)
         sys.stdout.flush()
     except BrokenPipeError:
         # The reader went away (`| head`): stop quietly like other Unix tools, and point
         # stdout at nothing so the interpreter's final flush does not fail again.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
+
+
+async def esi_names(settings: Settings, ids: set[int], budget: float = 10.0) -> dict[int, str]:
+    """Player names from ESI, as many as it gives within `budget` s; never raises for ESI."""
+    if not ids:
+        return {}
+    async with aiohttp.ClientSession() as session:
+        client = EsiClient(
+            session,
+            base_url=settings.esi.url,
+            user_agent=user_agent(settings.feeds.contact),
+            timeouts=HttpTimeouts(
+                settings.feeds.connect_timeout_seconds, settings.feeds.read_timeout_seconds
+            ),
+        )
+        async with NameResolver(client, drain=0.0) as resolver:
+            return await resolver.resolve(ids, budget)
+
+
+def _player_ids(lines: Iterable[bytes]) -> set[int]:
+    ids: set[int] = set()
+    for line in lines:
+        try:
+            killmail = parse_killmail(line)
+        except KillmailRejected:
+            continue  # reported when the line is printed
+        parties: list[Victim | Attacker] = [killmail.victim, *killmail.attackers]
+        for party in parties:
+            ids.update(
+                entity
+                for entity in (party.character_id, party.corporation_id, party.alliance_id)
+                if entity is not None
+            )
+    return ids
 
 
 def enrich_lines(

@@ -10,11 +10,13 @@ import orjson
 import pytest
 
 from bot.cli import main
-from bot.enrich_command import enrich_lines, kill_view
+from bot.config import Settings
+from bot.enrich_command import enrich_lines, esi_names, kill_view
 from engine.enrich.enricher import Enricher
 from engine.enrich.universe import Universe
 from engine.model import parse_killmail
 from tests.bot.test_cli import REPO, killwatch
+from tests.fakes.esi import FakeEsi, load_names
 
 REQUIRED = {
     "killmail_id", "time", "system", "victim", "attackers", "value", "value_source",
@@ -134,3 +136,14 @@ def test_a_system_and_ship_newer_than_the_static_data_show_ids_with_null_names(
     assert view["victim"]["ship"]["type_id"] == 999_999_999
     assert view["victim"]["ship"]["name"] is None
     assert view["victim"]["ship_class"] == "Unknown"
+
+
+async def test_online_player_names_come_from_esi_and_a_bad_id_costs_only_itself():
+    known = {i: name for i, (category, name) in load_names().items()
+             if category in ("character", "corporation", "alliance")}
+    wanted = set(list(known)[:5])
+    async with FakeEsi() as esi:
+        settings = Settings(esi={"url": esi.url})
+        names = await esi_names(settings, {*wanted, 1})  # 1 is nobody: ESI 404s its batch
+    assert names == {i: known[i] for i in wanted}
+    assert esi.count("names") <= 8  # the batch split to isolate id 1, not one call per id
