@@ -29,6 +29,10 @@ test: $(VENV)/.installed-test
 
 bench: $(VENV)/.installed-run
 	$(BIN)/python -m bench.parse
+	$(BIN)/python -m bench.universe
+	$(BIN)/python -m bench.enrich
+	$(BIN)/python -m bench.feeds
+	$(BIN)/python -m bench.match
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
