@@ -33,6 +33,7 @@ bench: $(VENV)/.installed-run
 	$(BIN)/python -m bench.enrich
 	$(BIN)/python -m bench.feeds
 	$(BIN)/python -m bench.match
+	$(BIN)/python -m bench.distances
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
