@@ -18,9 +18,11 @@ from sqlalchemy import (
     Float,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
+    UniqueConstraint,
     false,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -33,8 +35,10 @@ __all__ = [
     "EntityIdRow",
     "KillmailRow",
     "NameRow",
+    "OutboxRow",
     "PriceRow",
     "StateRow",
+    "SubscriptionRow",
     "UTCDateTime",
     "metadata",
 ]
@@ -110,6 +114,9 @@ class KillmailRow(Base):
     points: Mapped[int | None] = mapped_column(Integer())
     source: Mapped[str | None] = mapped_column(String(64))
     sequence_id: Mapped[int | None] = mapped_column(BigInteger())
+    # The killmail as parsed (msgspec JSON of engine.model.Killmail): enough to enrich it
+    # again after a restart (unsent notifications) and to answer queries.
+    body: Mapped[bytes | None] = mapped_column(LargeBinary())
 
 
 class StateRow(Base):
@@ -154,3 +161,54 @@ class EntityIdRow(Base):
     category: Mapped[str] = mapped_column(String(32))
     name: Mapped[str] = mapped_column(String(255))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class SubscriptionRow(Base):
+    """Which kills one destination (a channel, a member's DMs) wants, and how to post them."""
+
+    __tablename__ = "subscriptions"
+    __table_args__ = (Index(None, "destination"), Index(None, "guild_id"), Index(None, "owner_id"))
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
+    )
+    guild_id: Mapped[int | None] = mapped_column(BigInteger())  # None for a member's DMs
+    destination: Mapped[str] = mapped_column(String(64))  # "channel:<id>" or "user:<id>"
+    owner_id: Mapped[int] = mapped_column(BigInteger())  # who created it
+    filter: Mapped[dict[str, Any]] = mapped_column(JSON().with_variant(JSONB(), "postgresql"))
+    text: Mapped[str | None] = mapped_column(Text())  # as typed, when typed
+    preset: Mapped[str | None] = mapped_column(String(32))
+    style: Mapped[str] = mapped_column(String(16), server_default="full")
+    mention: Mapped[str | None] = mapped_column(String(64))  # "here", "everyone", "role:<id>"
+    mention_cooldown_seconds: Mapped[int] = mapped_column(Integer(), server_default="900")
+    max_age_minutes: Mapped[int | None] = mapped_column(Integer())
+    min_value: Mapped[float | None] = mapped_column(Float())
+    paused: Mapped[bool] = mapped_column(Boolean(), server_default=false())
+    pause_reason: Mapped[str | None] = mapped_column(Text())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class OutboxRow(Base):
+    """One kill owed to one destination: written with the kill, marked once Discord has it."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        UniqueConstraint("destination", "killmail_id"),
+        Index(None, "state", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
+    )
+    destination: Mapped[str] = mapped_column(String(64))
+    killmail_id: Mapped[int] = mapped_column(BigInteger())
+    subscription_ids: Mapped[list[int]] = mapped_column(
+        JSON().with_variant(JSONB(), "postgresql")
+    )
+    state: Mapped[str] = mapped_column(String(16), server_default="pending")
+    attempts: Mapped[int] = mapped_column(Integer(), server_default="0")
+    message_id: Mapped[int | None] = mapped_column(BigInteger())
+    error: Mapped[str | None] = mapped_column(Text())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
