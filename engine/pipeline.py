@@ -16,11 +16,15 @@ from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Final, Protocol, Self
 
+import msgspec
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from engine.dedupe import RecentIds
+from engine.delivery import Dispatcher
 from engine.dispatch.sink import Sink
 from engine.enrich.enricher import Enricher
+from engine.filters import Matcher
 from engine.model import (
     Attacker,
     EnrichedKill,
@@ -33,6 +37,7 @@ from engine.sources.base import Cursor, RawKill, Source
 from engine.stats import PipelineStats
 from engine.status import STATUS_KEY, EngineStatus, encode_status
 from engine.store.database import Database
+from engine.store.outbox import OutboxEntry, OutboxRepository, Owed
 from engine.store.records import StoredKill
 from engine.store.repositories import KillmailRepository, StateRepository, utc_now
 
@@ -84,6 +89,8 @@ class Engine:
         status_interval: float = 15.0,
         names: NameLookup | None = None,
         names_timeout: float = 2.0,
+        matcher: Matcher | None = None,
+        dispatcher: Dispatcher | None = None,
     ) -> None:
         """`max_age`: live kills older than this (by killmail time) when they arrive are stored
         but not delivered — after an outage the backlog is kept, not posted. None: no limit."""
@@ -100,6 +107,9 @@ class Engine:
         self._status_interval = status_interval
         self._names = names
         self._names_timeout = names_timeout
+        self._matcher = matcher
+        self._dispatcher = dispatcher
+        self._dispatch_task: asyncio.Task[None] | None = None
         self._started_at = clock()
         self._raw: asyncio.Queue[RawKill | _Done] = asyncio.Queue(queue_size)
         self._parsed: asyncio.Queue[_Flow | _Done] = asyncio.Queue(queue_size)
@@ -113,9 +123,17 @@ class Engine:
     async def __aenter__(self) -> Self:
         if self._task_group is not None:
             raise RuntimeError("an Engine runs once")
+        if self._dispatcher is not None:
+            # Before any feed is read: what a previous run still owed goes out first, and
+            # nothing is owed twice in memory.
+            resumed = await self._dispatcher.resume()
+            if resumed:
+                log.info("resuming %d posts a previous run had not made", resumed)
         group = asyncio.TaskGroup()
         await group.__aenter__()
         self._task_group = group
+        if self._dispatcher is not None:
+            self._dispatch_task = group.create_task(self._dispatcher.run(), name="dispatch")
         self._stage_tasks = [
             group.create_task(self._parse_stage(), name="stage:parse"),
             group.create_task(self._enrich_stage(), name="stage:enrich"),
@@ -148,6 +166,15 @@ class Engine:
             )
             for task in self._stage_tasks:
                 task.cancel()
+        if self._dispatcher is not None and self._dispatch_task is not None:
+            try:
+                await asyncio.wait_for(self._dispatcher.idle(), self._drain_timeout)
+            except TimeoutError:
+                log.warning(
+                    "%d posts were not made before shutdown; they stay owed and go out at "
+                    "the next start", self._dispatcher.backlog()
+                )
+            self._dispatch_task.cancel()
         await self._task_group.__aexit__(exc_type, exc, tb)
         await self._save_status()
 
@@ -320,7 +347,9 @@ class Engine:
         cursors = {flow.cursor.key: flow.cursor for flow in batch if flow.cursor is not None}
         now = self._clock()
         records = [self._record(kill, flow, now) for kill, flow in fresh]
-        new_ids = await self._store(records, fresh, republished, list(cursors.values()))
+        new_ids, owed = await self._store(records, fresh, republished, list(cursors.values()))
+        if owed and self._dispatcher is not None:
+            self._dispatcher.submit(owed)
         for (kill, _), record in zip(fresh, records, strict=True):
             self._recent.add(kill.id)
             if kill.id not in new_ids:
@@ -348,6 +377,7 @@ class Engine:
             points=kill.points,
             source=flow.source,
             sequence_id=km.sequence_id,
+            body=msgspec.json.encode(km),
         )
 
     async def _store(
@@ -356,7 +386,7 @@ class Engine:
         fresh: list[tuple[EnrichedKill, _Flow]],
         republished: list[EnrichedKill],
         cursors: list[Cursor],
-    ) -> set[int]:
+    ) -> tuple[set[int], list[tuple[OutboxEntry, EnrichedKill]]]:
         delay = 0.5
         while True:
             try:
@@ -375,10 +405,12 @@ class Engine:
                     for kill in updates:
                         if await kills.update_zkb(kill.id, kill.value, kill.labels, kill.points):
                             self.stats.updated += 1
+                    owed = await self._owe(session, records, fresh, new_ids)
                     state = StateRepository(session)
                     for cursor in cursors:
                         await state.set(cursor.key, cursor.value)
-                return new_ids
+                self.stats.owed += len(owed)
+                return new_ids, owed
             except (SQLAlchemyError, OSError) as exc:
                 # The batch is not lost: it waits here (holding back the queues) until the
                 # store answers again, or until shutdown gives up on it.
@@ -386,6 +418,36 @@ class Engine:
                 log.error("store failed (%s); retrying in %.1f s", type(exc).__name__, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 30.0)
+
+    async def _owe(
+        self,
+        session: AsyncSession,
+        records: list[StoredKill],
+        fresh: list[tuple[EnrichedKill, _Flow]],
+        new_ids: set[int],
+    ) -> list[tuple[OutboxEntry, EnrichedKill]]:
+        """Outbox rows for the subscriptions each new kill matches, in the kill's transaction:
+        a kill is stored if and only if what it owes is recorded."""
+        if self._matcher is None:
+            return []
+        owed: list[Owed] = []
+        kills: dict[int, EnrichedKill] = {}
+        for (kill, _), record in zip(fresh, records, strict=True):
+            if kill.id not in new_ids or kill.id in kills or record.too_old:
+                continue
+            kills[kill.id] = kill
+            try:
+                matches = self._matcher.match(kill)
+            except Exception:
+                log.exception("matching killmail %s failed", kill.id)
+                self.stats.rejected["match_failed"] += 1
+                continue
+            owed.extend(
+                Owed(match.destination, kill.id, tuple(match.subscription_ids))
+                for match in matches
+            )
+        entries = await OutboxRepository(session).enqueue(owed)
+        return [(entry, kills[entry.killmail_id]) for entry in entries]
 
     async def _deliver(self, kill: EnrichedKill) -> None:
         for sink in self._sinks:

@@ -18,6 +18,7 @@ class PipelineStats:
     stored: int = 0
     too_old: int = 0  # stored, not delivered: older than the max age when they arrived
     updated: int = 0  # known kills whose zkb data (value, labels) a feed republished
+    owed: int = 0  # posts owed to subscribers (outbox rows written)
     delivered: int = 0
     sink_errors: int = 0
     store_retries: int = 0

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-__all__ = ["StoredKill"]
+__all__ = ["StoredKill", "StoredSubscription"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,3 +26,27 @@ class StoredKill:
     points: int | None = None
     source: str | None = None  # the feed that delivered it first
     sequence_id: int | None = None  # its R2Z2 sequence, when it came from R2Z2
+    body: bytes | None = None  # the parsed killmail as JSON, to enrich it again later
+
+
+@dataclass(frozen=True, slots=True)
+class StoredSubscription:
+    """One subscription row: which kills a destination wants (``filter``, the JSON tree with
+    ``"v": 1``, the options applied on top of it left out) and how to post them."""
+
+    id: int
+    guild_id: int | None  # None for a member's DMs
+    destination: str  # "channel:<id>" or "user:<id>"
+    owner_id: int  # who created it
+    filter: dict[str, Any]
+    text: str | None  # the filter as typed, when it was typed
+    preset: str | None  # the /watch preset it came from
+    style: str
+    mention: str | None  # "here", "everyone", "role:<id>"
+    mention_cooldown_seconds: int
+    max_age_minutes: int | None
+    min_value: float | None
+    paused: bool
+    pause_reason: str | None
+    created_at: datetime
+    updated_at: datetime

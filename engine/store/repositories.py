@@ -108,6 +108,7 @@ class KillmailRepository:
                 "points": kill.points,
                 "source": kill.source,
                 "sequence_id": kill.sequence_id,
+                "body": kill.body,
             }
             for kill in unique.values()
         ]
@@ -164,6 +165,19 @@ class KillmailRepository:
             statement = statement.where(KillmailRow.killmail_time >= since)
         result = await self._session.execute(statement)
         return [_stored(row) for row in result]
+
+    async def bodies(self, ids: Collection[int]) -> dict[int, bytes]:
+        """The stored killmail bodies of `ids` (kills stored without one are left out)."""
+        wanted = sorted(set(ids))
+        found: dict[int, bytes] = {}
+        for chunk in _chunks(wanted):
+            result = await self._session.execute(
+                select(KillmailRow.killmail_id, KillmailRow.body).where(
+                    KillmailRow.killmail_id.in_(chunk), KillmailRow.body.is_not(None)
+                )
+            )
+            found.update({k: body for k, body in result if body is not None})
+        return found
 
     async def update_zkb(
         self, killmail_id: int, value: float | None, labels: Sequence[str], points: int | None
@@ -233,7 +247,7 @@ class StateRepository:
             StateRow.key.like(escaped + "%", escape="\\")
         )
         result = await self._session.execute(statement)
-        return {key: value for key, value in result.tuples()}
+        return {key: value for key, value in result}
 
     async def delete(self, key: str) -> None:
         await self._session.execute(delete(_STATE).where(_STATE.c.key == key))
