@@ -121,8 +121,9 @@ class FakeRedisQ:
             return web.Response(body=b"<html>oops</html>", content_type="text/html")
         body = self._bodies.get(killmail_id)
         if fault == "404" or body is None:
-            return web.json_response({"error": "Invalid killmail_id and/or killmail_hash"},
-                                     status=404)
+            return web.json_response(
+                {"error": "Invalid killmail_id and/or killmail_hash"}, status=404
+            )
         return web.json_response(body)
 
     def _package(self, line: dict[str, Any]) -> bytes:
