@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 from collections.abc import AsyncIterator, Sequence
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -16,6 +16,7 @@ from engine.enrich.distances import Distances
 from engine.enrich.enricher import Enricher
 from engine.enrich.universe import Universe
 from engine.filters import Matcher, Subscription, parse
+from engine.history import History
 from engine.model import EnrichedKill
 from engine.pipeline import Engine
 from engine.sources import ReplaySource
@@ -261,3 +262,12 @@ async def test_many_channels_are_served_at_once(database, enricher, universe, da
     assert most == 8
     counts = {len(posted) for posted in sender.posted.values()}
     assert len(counts) == 1  # every channel got every kill
+
+
+async def test_history_gives_back_the_stored_kills_enriched(database, enricher, data_dir):
+    _, _, everything = await run(database, enricher, None, ScriptedSender(), data_dir)
+    kills = await History(database, enricher).since(datetime(2020, 1, 1, tzinfo=UTC))
+    recent = sorted((k for k in everything.kills if k.killmail.time.year >= 2020),
+                    key=lambda k: (k.killmail.time, k.id))
+    assert [k.id for k in kills] == [k.id for k in recent]
+    assert kills[0] == recent[0]
