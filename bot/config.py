@@ -43,6 +43,19 @@ class _Section(BaseModel):
 class DiscordSettings(_Section):
     token: SecretStr | None = None
     token_file: Path | None = None
+    # Register slash commands in this one server only (instant, for testing) instead of
+    # globally (which Discord takes up to an hour to show everywhere).
+    test_guild_id: Annotated[int, Field(gt=0)] | None = None
+    # Members with this role may manage a server's subscriptions, besides Manage Server.
+    manager_role: str | None = None
+    # Subscriptions a member may have in their DMs.
+    dm_limit: Annotated[int, Field(ge=0, le=100)] = 10
+    # Whether subscriptions may ping (@here, @everyone, a role): the invite then asks for
+    # Mention Everyone, which is otherwise left out.
+    pings: bool = False
+    # Where Discord is: only tests and self-hosted gateways change these.
+    api_base_url: str | None = None
+    gateway_url: str | None = None
 
 
 class DatabaseSettings(_Section):
