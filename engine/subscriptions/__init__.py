@@ -19,6 +19,7 @@ from engine.subscriptions.errors import (
 from engine.subscriptions.facade import (
     UNSET,
     LoadResult,
+    Posting,
     Preview,
     Subscriptions,
     SubscriptionView,
@@ -34,6 +35,7 @@ __all__ = [
     "LimitReached",
     "LoadResult",
     "NotYours",
+    "Posting",
     "Preview",
     "SubscriptionError",
     "SubscriptionNotFound",

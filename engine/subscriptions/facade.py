@@ -21,11 +21,15 @@ from datetime import datetime
 from typing import Any, Final
 
 from engine.filters import (
+    AllOf,
+    AnyOf,
     Atlas,
     EntityLookup,
     FilterError,
+    Leaf,
     Matcher,
     Node,
+    Not,
     Ranges,
     Subscription,
     load,
@@ -72,6 +76,21 @@ class SubscriptionView:
     pause_reason: str | None
     created_at: datetime
     updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Posting:
+    """How one subscription's matches are posted, for the sender (no I/O to ask it).
+
+    ``watched`` are the characters/corporations/alliances/factions its filter asks for by id
+    (positively, not under a ``not``): a kill where they shot is theirs, where they died is a
+    loss, which is how a post is coloured.
+    """
+
+    style: str
+    mention: str | None
+    cooldown: int
+    watched: dict[str, frozenset[int]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +149,7 @@ class Subscriptions:
         self._destination_limit = destination_limit
         self._clock = clock
         self._lock = asyncio.Lock()
+        self._postings: dict[int, Posting] = {}
 
     # -- start ------------------------------------------------------------------------------
 
@@ -152,6 +172,7 @@ class Subscriptions:
                     broken.append(row.id)
                     continue
                 self._matcher.add(Subscription(row.id, row.destination, tree))
+                self._remember(row)
         log.info("loaded %d subscriptions into the matcher", len(rows) - len(broken))
         return LoadResult(len(rows) - len(broken), tuple(broken))
 
@@ -203,6 +224,7 @@ class Subscriptions:
                 min_value=options.min_value,
             )
             matcher.put(Subscription(row.id, destination, effective))
+            self._remember(row)
         log.info("subscription %d created for %s", row.id, destination)
         return self._view(row)
 
@@ -278,6 +300,7 @@ class Subscriptions:
             assert updated is not None
             if not updated.paused:
                 matcher.put(Subscription(updated.id, updated.destination, effective))
+                self._remember(updated)
         return self._view(updated)
 
     async def remove(
@@ -318,6 +341,7 @@ class Subscriptions:
             resumed = await repo.resume(subscription_id)
             assert resumed is not None
             matcher.put(Subscription(resumed.id, resumed.destination, effective))
+            self._remember(resumed)
         return self._view(resumed)
 
     async def pause_destination(self, destination: str, reason: str) -> list[int]:
@@ -460,6 +484,21 @@ class Subscriptions:
                 staged.undo()
                 raise
 
+    def posting(self, subscription_id: int) -> Posting | None:
+        """How to post for a subscription in the matcher; None for one never loaded."""
+        return self._postings.get(subscription_id)
+
+    def _remember(self, row: StoredSubscription) -> None:
+        watched: dict[str, set[int]] = {kind: set() for kind in _WATCHED}
+        with contextlib.suppress(FilterError):
+            _collect_watched(load(row.filter, self._atlas), watched, negated=False)
+        self._postings[row.id] = Posting(
+            row.style,
+            row.mention,
+            row.mention_cooldown_seconds,
+            {kind: frozenset(ids) for kind, ids in watched.items()},
+        )
+
     def _view(self, row: StoredSubscription) -> SubscriptionView:
         try:
             node = load(row.filter)
@@ -495,6 +534,25 @@ class Subscriptions:
                 ids.update(v for v in values if isinstance(v, int) and not isinstance(v, bool))
         found = {entity_id: self._names(entity_id) for entity_id in ids}
         return {entity_id: name for entity_id, name in found.items() if name is not None}
+
+
+_WATCHED: Final = ("character", "corporation", "alliance", "faction")
+_POSITIVE_OPS: Final = frozenset({"eq", "in", "contains", "contains_any"})
+
+
+def _collect_watched(node: Node, watched: dict[str, set[int]], *, negated: bool) -> None:
+    if isinstance(node, Not):
+        _collect_watched(node.child, watched, negated=not negated)
+    elif isinstance(node, AllOf | AnyOf):
+        for child in node.children:
+            _collect_watched(child, watched, negated=negated)
+    elif isinstance(node, Leaf) and not negated and node.op in _POSITIVE_OPS:
+        kind = FIELDS[node.field].ids
+        if kind in watched:
+            values = node.value if isinstance(node.value, tuple) else (node.value,)
+            watched[kind].update(
+                v for v in values if isinstance(v, int) and not isinstance(v, bool)
+            )
 
 
 class _Staged:

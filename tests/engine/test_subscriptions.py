@@ -572,3 +572,24 @@ async def test_preview_counts_what_a_filter_would_have_matched_without_saving(
         expected(presets.supercapital_losses(), kills, distances))
     with pytest.raises(FilterSyntaxError):
         await subs.preview("value >", recent, NOW)
+
+
+async def test_the_sender_learns_style_mention_and_watched_entities_without_io(
+    subs, db, matcher, universe, distances, clock
+):
+    view = await subs.create(
+        CHANNEL, GUILD, ALICE,
+        text=f'{GOONS_IN_DELVE} and not attacker.alliance = "The Initiative."',
+        style="compact", mention="@here", cooldown=600,
+    )
+    posting = subs.posting(view.id)
+    assert posting is not None
+    assert (posting.style, posting.mention, posting.cooldown) == ("compact", "here", 600)
+    # Goons are watched; the Initiative, excluded under a `not`, is not.
+    assert posting.watched["alliance"] == frozenset({GOONS})
+    assert posting.watched["character"] == frozenset()
+    assert subs.posting(view.id + 1000) is None
+    # A restart knows it too, from the store.
+    again = facade(db, Matcher(distances), universe, distances, clock)
+    await again.load()
+    assert again.posting(view.id) == posting
