@@ -22,7 +22,9 @@ __all__ = [
     "Clock",
     "HttpTimeouts",
     "RateLimiter",
+    "Retryable",
     "describe_error",
+    "rate_limited",
     "real_clock",
     "retry_after",
     "user_agent",
@@ -57,6 +59,22 @@ class HttpTimeouts:
     def stream(self) -> aiohttp.ClientTimeout:
         """For a stream that stays open: no total, but silence longer than `read` is a hang."""
         return aiohttp.ClientTimeout(total=None, connect=self.connect, sock_read=self.read)
+
+
+class Retryable(Exception):
+    """A failed request worth trying again: `kind` names it for the error counters (timeout,
+    http_429, connection...), `wait` is how long the server asked us to wait, if it did."""
+
+    def __init__(self, kind: str, message: str, wait: float | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.wait = wait
+
+
+def rate_limited(headers: Mapping[str, str], rand: Callable[[], float]) -> Retryable:
+    """A 429: wait as long as Retry-After says, else 10-20 s (zKillboard's advice), jittered
+    so that bots limited together do not come back together."""
+    return Retryable("http_429", "rate limited", retry_after(headers, 10.0 + 10.0 * rand()))
 
 
 def user_agent(contact: str | None) -> str:

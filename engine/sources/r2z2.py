@@ -40,9 +40,10 @@ from engine.sources.http import (
     Clock,
     HttpTimeouts,
     RateLimiter,
+    Retryable,
     describe_error,
+    rate_limited,
     real_clock,
-    retry_after,
 )
 from engine.sources.status import SourceCounters, SourceStatus
 
@@ -78,14 +79,6 @@ class _Sequence(msgspec.Struct):
 _envelope = msgspec.json.Decoder(_Envelope)
 _sequence = msgspec.json.Decoder(_Sequence)
 
-
-class _Retry(Exception):
-    """A failed request worth trying again; `kind` counts it, `wait` is the server's ask."""
-
-    def __init__(self, kind: str, message: str, wait: float | None = None) -> None:
-        super().__init__(message)
-        self.kind = kind
-        self.wait = wait
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,17 +241,19 @@ class R2Z2Source:
         """Re-read sequence.json; on failure keep the head we had (the caller moves on)."""
         try:
             body = await self._request(f"{self._base}/sequence.json")
-        except _Retry as failure:
+        except Retryable as failure:
             await self._back_off(failure, "sequence.json")
             return
         if isinstance(body, _Missing):
             self._counters.error("not_found", "sequence.json answered 404")
-            await self._back_off(_Retry("not_found", "sequence.json answered 404"), "sequence.json")
+            missing = Retryable("not_found", "sequence.json answered 404")
+            await self._back_off(missing, "sequence.json")
             return
         try:
             head = _sequence.decode(body).sequence
         except msgspec.DecodeError as exc:
-            await self._back_off(_Retry("malformed", f"sequence.json: {exc}"), "sequence.json")
+            unreadable = Retryable("malformed", f"sequence.json: {exc}")
+            await self._back_off(unreadable, "sequence.json")
             return
         self._backoff.reset()
         if self._head is None or head > self._head:
@@ -311,8 +306,8 @@ class R2Z2Source:
                     log.warning("%s: sequence %d stays unreadable; passing it on", self.name,
                                 sequence)
                     return body
-                await self._back_off(_Retry("malformed", str(exc)), f"sequence {sequence}")
-            except _Retry as failure:
+                await self._back_off(Retryable("malformed", str(exc)), f"sequence {sequence}")
+            except Retryable as failure:
                 await self._back_off(failure, f"sequence {sequence}")
 
     async def _request(self, url: str) -> bytes | _Missing:
@@ -325,22 +320,21 @@ class R2Z2Source:
                     self._counters.ok()
                     return _MISSING
                 if response.status == 429:
-                    default = 10.0 + 10.0 * self._rand()
-                    raise _Retry("http_429", "rate limited", retry_after(response.headers, default))
+                    raise rate_limited(response.headers, self._rand)
                 if response.status >= 500:
-                    raise _Retry("http_5xx", f"HTTP {response.status}")
+                    raise Retryable("http_5xx", f"HTTP {response.status}")
                 if response.status != 200:
                     hint = " (is the User-Agent accepted?)" if response.status == 403 else ""
-                    raise _Retry("http_4xx", f"HTTP {response.status}{hint}")
+                    raise Retryable("http_4xx", f"HTTP {response.status}{hint}")
                 body = await response.read()
         except TimeoutError as exc:
-            raise _Retry("timeout", "no answer within the timeout") from exc
+            raise Retryable("timeout", "no answer within the timeout") from exc
         except aiohttp.ClientError as exc:
-            raise _Retry("connection", describe_error(exc)) from exc
+            raise Retryable("connection", describe_error(exc)) from exc
         self._counters.ok()
         return body
 
-    async def _back_off(self, failure: _Retry, what: str) -> None:
+    async def _back_off(self, failure: Retryable, what: str) -> None:
         delay = failure.wait if failure.wait is not None else self._backoff.next()
         self._counters.error(failure.kind, f"{what}: {failure}")
         self._counters.backing_off(delay)

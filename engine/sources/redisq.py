@@ -32,9 +32,10 @@ from engine.sources.http import (
     Backoff,
     Clock,
     HttpTimeouts,
+    Retryable,
     describe_error,
+    rate_limited,
     real_clock,
-    retry_after,
 )
 from engine.sources.status import SourceCounters, SourceStatus, now_utc
 
@@ -50,14 +51,6 @@ _HREF = re.compile(r"/killmails/(\d+)/([0-9A-Za-z]+)/?")
 _DEFAULT_TIMEOUTS = HttpTimeouts()
 _REMEMBERED = 4096  # recent killIDs kept to drop a package the queue hands out twice
 
-
-class _Retry(Exception):
-    """A failed poll worth trying again; `kind` counts it, `wait` is the server's ask."""
-
-    def __init__(self, kind: str, message: str, wait: float | None = None) -> None:
-        super().__init__(message)
-        self.kind = kind
-        self.wait = wait
 
 
 class RedisQSource:
@@ -150,20 +143,20 @@ class RedisQSource:
         waiting out the failure)."""
         try:
             body = await self._request()
-        except _Retry as failure:
+        except Retryable as failure:
             await self._back_off(failure)
             return None
         try:
             envelope = orjson.loads(body)
         except orjson.JSONDecodeError as exc:
-            await self._back_off(_Retry("malformed", f"reply is not JSON ({exc})"))
+            await self._back_off(Retryable("malformed", f"reply is not JSON ({exc})"))
             return None
         if not isinstance(envelope, dict) or "package" not in envelope:
-            await self._back_off(_Retry("malformed", "reply has no `package`"))
+            await self._back_off(Retryable("malformed", "reply has no `package`"))
             return None
         package = envelope["package"]
         if package is not None and not isinstance(package, dict):
-            await self._back_off(_Retry("malformed", "`package` is not an object"))
+            await self._back_off(Retryable("malformed", "`package` is not an object"))
             return None
         self._backoff.reset()
         # An empty package comes after the server waited ttw seconds: poll again at once.
@@ -179,21 +172,20 @@ class RedisQSource:
                 allow_redirects=True,
             ) as response:
                 if response.status == 429:
-                    default = 10.0 + 10.0 * self._rand()
-                    raise _Retry("http_429", "rate limited", retry_after(response.headers, default))
+                    raise rate_limited(response.headers, self._rand)
                 if response.status >= 500:
-                    raise _Retry("http_5xx", f"HTTP {response.status}")
+                    raise Retryable("http_5xx", f"HTTP {response.status}")
                 if response.status != 200:
-                    raise _Retry("http_4xx", f"HTTP {response.status}")
+                    raise Retryable("http_4xx", f"HTTP {response.status}")
                 body = await response.read()
         except TimeoutError as exc:
-            raise _Retry("timeout", "no answer within the timeout") from exc
+            raise Retryable("timeout", "no answer within the timeout") from exc
         except aiohttp.ClientError as exc:
-            raise _Retry("connection", describe_error(exc)) from exc
+            raise Retryable("connection", describe_error(exc)) from exc
         self._counters.ok()
         return body
 
-    async def _back_off(self, failure: _Retry) -> None:
+    async def _back_off(self, failure: Retryable) -> None:
         delay = failure.wait if failure.wait is not None else self._backoff.next()
         self._counters.error(failure.kind, str(failure))
         self._counters.backing_off(delay)

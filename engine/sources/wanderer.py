@@ -38,6 +38,7 @@ from engine.sources.http import (
     Backoff,
     Clock,
     HttpTimeouts,
+    Retryable,
     describe_error,
     real_clock,
     retry_after,
@@ -62,14 +63,6 @@ def cursor_key(name: str) -> str:
     """The state key holding the last event id stored for the wanderer source `name`."""
     return f"source:{name}:last_event_id"
 
-
-class _Retry(Exception):
-    """A failed connection worth trying again; `kind` counts it, `wait` is the server's ask."""
-
-    def __init__(self, kind: str, message: str, wait: float | None = None) -> None:
-        super().__init__(message)
-        self.kind = kind
-        self.wait = wait
 
 
 class WandererSource:
@@ -176,18 +169,20 @@ class WandererSource:
                                 self._server_retry = parser.retry / 1000
                     self._counters.disconnected()
                     if not received:
-                        raise _Retry("closed", "server ended the stream without sending anything")
+                        raise Retryable(
+                            "closed", "server ended the stream without sending anything"
+                        )
                     delay = self._reconnect if self._server_retry is None else self._server_retry
                     log.info("%s: server ended the stream; reconnecting in %.1f s", self.name,
                              delay)
                     self._counters.backing_off(delay)
                     await self._clock.sleep(delay)
-                except _Retry as failure:
+                except Retryable as failure:
                     await self._back_off(failure)
                 except TimeoutError:
-                    await self._back_off(_Retry("timeout", "no data within the read timeout"))
+                    await self._back_off(Retryable("timeout", "no data within the read timeout"))
                 except aiohttp.ClientError as exc:
-                    await self._back_off(_Retry("connection", describe_error(exc)))
+                    await self._back_off(Retryable("connection", describe_error(exc)))
         finally:
             self._iterating = False
 
@@ -201,15 +196,15 @@ class WandererSource:
     def _check(self, response: aiohttp.ClientResponse) -> None:
         if response.status == 429:
             default = 10.0 + 10.0 * self._rand()
-            raise _Retry("http_429", "rate limited", retry_after(response.headers, default))
+            raise Retryable("http_429", "rate limited", retry_after(response.headers, default))
         if response.status >= 500:
-            raise _Retry("http_5xx", f"HTTP {response.status}")
+            raise Retryable("http_5xx", f"HTTP {response.status}")
         if response.status != 200:
-            raise _Retry("http_4xx", f"HTTP {response.status}")
+            raise Retryable("http_4xx", f"HTTP {response.status}")
         if response.content_type != "text/event-stream":
-            raise _Retry("malformed", f"answered {response.content_type}, not an event stream")
+            raise Retryable("malformed", f"answered {response.content_type}, not an event stream")
 
-    async def _back_off(self, failure: _Retry) -> None:
+    async def _back_off(self, failure: Retryable) -> None:
         self._counters.disconnected()
         if failure.wait is not None:
             delay = failure.wait
