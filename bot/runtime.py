@@ -7,6 +7,7 @@ import logging
 import signal
 from collections.abc import Callable, Sequence
 from contextlib import AsyncExitStack
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import aiohttp
@@ -20,12 +21,14 @@ from bot.config import (
     SourceSettings,
     WandererSourceSettings,
 )
+from engine.delivery import Dispatcher
 from engine.dispatch.sink import Sink
 from engine.enrich.enricher import Enricher
 from engine.enrich.universe import Universe
 from engine.esi.client import EsiClient
-from engine.esi.names import NameResolver
+from engine.esi.names import IdResolver, NameResolver
 from engine.esi.prices import PriceBook
+from engine.filters import Matcher
 from engine.jobs import Jobs
 from engine.pipeline import Engine
 from engine.sources import ReplaySource, Source, bundled_sample
@@ -36,10 +39,20 @@ from engine.sources.wanderer import WandererSource
 from engine.sources.wanderer import cursor_key as wanderer_cursor_key
 from engine.stats import PipelineStats
 from engine.store.database import Database, make_url
-from engine.store.lookups import DatabaseNameStore, DatabasePriceStore
+from engine.store.lookups import DatabaseIdStore, DatabaseNameStore, DatabasePriceStore
 from engine.store.repositories import StateRepository
 
-__all__ = ["FeedContext", "build_source", "database_url", "run_engine"]
+__all__ = [
+    "FeedContext",
+    "Parts",
+    "build_source",
+    "database_url",
+    "make_engine",
+    "max_age",
+    "open_parts",
+    "run_engine",
+    "run_until_stopped",
+]
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +134,95 @@ async def build_source(config: SourceSettings, context: FeedContext) -> Source:
     raise AssertionError(f"unhandled source kind {config!r}")
 
 
+@dataclass(frozen=True, slots=True)
+class Parts:
+    """Everything an engine is built from, opened on one exit stack."""
+
+    settings: Settings
+    universe: Universe
+    database: Database
+    context: FeedContext
+    sources: Sequence[Source]
+    enricher: Enricher
+    names: NameResolver | None  # None offline
+    ids: IdResolver | None
+
+
+async def open_parts(
+    stack: AsyncExitStack,
+    settings: Settings,
+    url: str | URL,
+    sources: Sequence[Source] | None = None,
+    *,
+    online: bool = True,
+) -> Parts:
+    """`sources` None builds the feeds the settings name, each resuming where it stopped.
+    `online` False keeps ESI out of it (a replay): names only from the static data, values
+    only from zKillboard."""
+    universe = await asyncio.to_thread(Universe.load, data_dir=settings.engine.data_dir)
+    database = await stack.enter_async_context(Database(url))
+    session = await stack.enter_async_context(
+        aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=32))
+    )
+    context = FeedContext(settings, session, database)
+    if sources is None:
+        sources = [await build_source(config, context) for config in settings.sources]
+    names: NameResolver | None = None
+    ids: IdResolver | None = None
+    prices: PriceBook | None = None
+    if online and settings.esi.enabled:
+        names = await stack.enter_async_context(
+            NameResolver(context.esi, DatabaseNameStore(database))
+        )
+        ids = await stack.enter_async_context(IdResolver(context.esi, DatabaseIdStore(database)))
+        prices = await _price_book(context, await stack.enter_async_context(Jobs()))
+    enricher = Enricher(universe, prices=prices)
+    return Parts(settings, universe, database, context, sources, enricher, names, ids)
+
+
+def make_engine(
+    parts: Parts,
+    sinks: Sequence[Sink],
+    *,
+    matcher: Matcher | None = None,
+    dispatcher: Dispatcher | None = None,
+) -> Engine:
+    tuning = parts.settings.engine
+    return Engine(
+        sources=parts.sources,
+        enricher=parts.enricher,
+        database=parts.database,
+        sinks=sinks,
+        queue_size=tuning.queue_size,
+        batch_size=tuning.batch_size,
+        drain_timeout=tuning.drain_timeout_seconds,
+        recent_ids=tuning.recent_ids,
+        max_age=max_age(parts.settings),
+        status_interval=tuning.status_interval_seconds,
+        names=parts.names,
+        names_timeout=parts.settings.esi.names_timeout_seconds,
+        matcher=matcher,
+        dispatcher=dispatcher,
+    )
+
+
+def max_age(settings: Settings) -> timedelta | None:
+    minutes = settings.engine.max_age_minutes
+    return timedelta(minutes=minutes) if minutes else None
+
+
+async def run_until_stopped(engine: Engine, *, on_stop: Callable[[], None] | None = None) -> None:
+    """Until the engine's sources are exhausted, or SIGINT/SIGTERM asks it to stop."""
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, _stopper(engine, signum, on_stop))
+    try:
+        await engine.wait()
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+
+
 async def run_engine(
     settings: Settings,
     url: str | URL,
@@ -129,52 +231,12 @@ async def run_engine(
     *,
     online: bool = True,
 ) -> PipelineStats:
-    """Run until every source is exhausted, or SIGINT/SIGTERM asks us to stop.
-
-    `sources` None builds the feeds the settings name, each resuming where it stopped.
-    `online` False keeps ESI out of it (a replay): names only from the static data, values
-    only from zKillboard.
-    """
-    universe = await asyncio.to_thread(Universe.load, data_dir=settings.engine.data_dir)
-    tuning = settings.engine
+    """Console mode: every new kill to `sinks`, until the feeds end or a signal stops it."""
     async with AsyncExitStack() as stack:
-        database = await stack.enter_async_context(Database(url))
-        session = await stack.enter_async_context(
-            aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=32))
-        )
-        context = FeedContext(settings, session, database)
-        if sources is None:
-            sources = [await build_source(config, context) for config in settings.sources]
-        names: NameResolver | None = None
-        prices: PriceBook | None = None
-        if online and settings.esi.enabled:
-            names = await stack.enter_async_context(
-                NameResolver(context.esi, DatabaseNameStore(database))
-            )
-            prices = await _price_book(context, await stack.enter_async_context(Jobs()))
-        engine = Engine(
-            sources=sources,
-            enricher=Enricher(universe, prices=prices),
-            database=database,
-            sinks=sinks,
-            queue_size=tuning.queue_size,
-            batch_size=tuning.batch_size,
-            drain_timeout=tuning.drain_timeout_seconds,
-            recent_ids=tuning.recent_ids,
-            max_age=timedelta(minutes=tuning.max_age_minutes) if tuning.max_age_minutes else None,
-            status_interval=tuning.status_interval_seconds,
-            names=names,
-            names_timeout=settings.esi.names_timeout_seconds,
-        )
+        parts = await open_parts(stack, settings, url, sources, online=online)
+        engine = make_engine(parts, sinks)
         async with engine:
-            loop = asyncio.get_running_loop()
-            for signum in (signal.SIGINT, signal.SIGTERM):
-                loop.add_signal_handler(signum, _stopper(engine, signum))
-            try:
-                await engine.wait()
-            finally:
-                for signum in (signal.SIGINT, signal.SIGTERM):
-                    loop.remove_signal_handler(signum)
+            await run_until_stopped(engine)
     return engine.stats
 
 
@@ -188,10 +250,14 @@ async def _price_book(context: FeedContext, jobs: Jobs) -> PriceBook:
     return book
 
 
-def _stopper(engine: Engine, signum: int) -> Callable[[], None]:
+def _stopper(
+    engine: Engine, signum: int, on_stop: Callable[[], None] | None
+) -> Callable[[], None]:
     def stop() -> None:
         log.info("%s received: finishing the kills in flight, then stopping",
                  signal.Signals(signum).name)
         engine.stop()
+        if on_stop is not None:
+            on_stop()
 
     return stop
