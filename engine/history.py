@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import datetime
 
@@ -30,13 +31,18 @@ class History:
             repository = KillmailRepository(session)
             stored = await repository.recent(limit, since=moment)
             bodies = await repository.bodies([kill.killmail_id for kill in stored])
+        # A day of kills takes a few hundred ms to read back: not on the event loop.
+        ids = [record.killmail_id for record in reversed(stored)]
+        return await asyncio.to_thread(self._revive, ids, bodies)
+
+    def _revive(self, ids: list[int], bodies: dict[int, bytes]) -> list[EnrichedKill]:
         kills: list[EnrichedKill] = []
-        for record in reversed(stored):
-            body = bodies.get(record.killmail_id)
+        for killmail_id in ids:
+            body = bodies.get(killmail_id)
             if body is None:
                 continue  # stored before bodies were kept
             try:
                 kills.append(self._enricher.enrich(_decode.decode(body)))
             except (msgspec.DecodeError, msgspec.ValidationError):
-                log.warning("stored killmail %s could not be read back", record.killmail_id)
+                log.warning("stored killmail %s could not be read back", killmail_id)
         return kills
