@@ -15,6 +15,7 @@ from bot import enrich_command, match_command, sde_command, status_command
 from bot.config import ConfigError, Settings, config_path, load_settings
 from bot.logs import setup_logging
 from bot.runtime import database_url, run_engine
+from bot.serve import DiscordLoginError, run_bot
 from engine.dispatch.console import ConsoleSink
 from engine.sources import ReplaySource
 from engine.store.migrate import SchemaOutOfDate, require_current_schema, upgrade
@@ -118,10 +119,16 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     except SchemaOutOfDate as exc:
         print(f"killwatch: {exc}", file=sys.stderr)
         return 1
-    if settings.discord_token():
-        log.warning("Discord delivery is not built yet; running in console mode")
-    log.info("console mode: printing each kill")
-    stats = asyncio.run(run_engine(settings, url, [ConsoleSink()]))
+    token = settings.discord_token()
+    if token:
+        try:
+            stats = asyncio.run(run_bot(settings, url, token))
+        except DiscordLoginError as exc:
+            print(f"killwatch: {exc}", file=sys.stderr)
+            return 1
+    else:
+        log.info("console mode (no Discord token): printing each kill")
+        stats = asyncio.run(run_engine(settings, url, [ConsoleSink()]))
     log.info("stopped: %s", stats.summary())
     if stats.stored == 0 and stats.duplicates:
         log.info(

@@ -139,7 +139,7 @@ def test_sigterm_stops_a_paced_run_quickly_and_cleanly(tmp_path):
     (tmp_path / "slow.toml").write_text(
         '[[sources]]\nkind = "replay"\nspeed = 0.001\nmax_gap_seconds = 30\n'
     )
-    env = _env({"KILLWATCH_CONFIG": "slow.toml", "DISCORD_TOKEN": TOKEN})
+    env = _env({"KILLWATCH_CONFIG": "slow.toml"})
     assert killwatch("migrate", cwd=tmp_path, env=env).returncode == 0
     process = subprocess.Popen(
         [sys.executable, "-m", "bot", "run"], cwd=tmp_path, env=env,
@@ -157,4 +157,3 @@ def test_sigterm_stops_a_paced_run_quickly_and_cleanly(tmp_path):
     assert time.monotonic() - started < 10
     assert "SIGTERM received" in stderr
     assert "new 1," in stderr
-    assert TOKEN not in stderr
