@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import discord
 import yarl
@@ -19,20 +19,33 @@ from engine.enrich.universe import Universe
 from engine.history import History
 from engine.subscriptions import Subscriptions
 
-__all__ = ["COGS", "BotServices", "KillwatchBot", "invite_permissions", "point_at"]
+if TYPE_CHECKING:
+    from bot.sender import DiscordSender
+    from engine.pipeline import Engine
+
+__all__ = ["COGS", "BotServices", "KillwatchBot", "Running", "invite_permissions", "point_at"]
 
 log = logging.getLogger(__name__)
 
 COGS: tuple[str, ...] = ("cogs.subscriptions",)
 
 
+@dataclass(slots=True)
+class Running:
+    """What exists only once the bot is serving: the engine and the sender, for status."""
+
+    engine: Engine | None = None
+    sender: DiscordSender | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class BotServices:
     subscriptions: Subscriptions
     universe: Universe
-    history: History  # stored kills, for `/sub test` previews
+    history: History  # stored kills, for `/sub test` previews and queries
     manager_role: str | None = None
     pings: bool = False
+    running: Running = field(default_factory=Running)
 
 
 def invite_permissions(*, pings: bool) -> discord.Permissions:

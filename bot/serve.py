@@ -113,10 +113,12 @@ async def _serve(
 
     # The sender closes (flushing live battle summaries) while the client is still up.
     async with DiscordSender(bot, options_for) as sender:
+        bot.services.running.sender = sender
         dispatcher = Dispatcher(
             parts.database, parts.enricher, sender, max_age=max_age(settings), on_gone=gone
         )
         engine = make_engine(parts, [], matcher=matcher, dispatcher=dispatcher)
+        bot.services.running.engine = engine
         async with engine:
             # Should the Discord connection end for good, stop reading feeds: kills read
             # meanwhile would only pile up as owed posts.
