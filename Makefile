@@ -34,6 +34,7 @@ bench: $(VENV)/.installed-run
 	$(BIN)/python -m bench.feeds
 	$(BIN)/python -m bench.match
 	$(BIN)/python -m bench.distances
+	$(BIN)/python -m bench.discord
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

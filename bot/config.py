@@ -53,6 +53,8 @@ class DiscordSettings(_Section):
     # Whether subscriptions may ping (@here, @everyone, a role): the invite then asks for
     # Mention Everyone, which is otherwise left out.
     pings: bool = False
+    # Posts and edits per second across all channels; Discord allows 50 per bot.
+    requests_per_second: Annotated[float, Field(gt=0, le=50)] = 45.0
     # Where Discord is: only tests and self-hosted gateways change these.
     api_base_url: str | None = None
     gateway_url: str | None = None

@@ -16,7 +16,9 @@ import yarl
 from discord.ext import commands
 
 from engine.enrich.universe import Universe
+from engine.guilds import GuildSettings
 from engine.history import History
+from engine.queries import Queries
 from engine.subscriptions import Subscriptions
 
 if TYPE_CHECKING:
@@ -27,7 +29,7 @@ __all__ = ["COGS", "BotServices", "KillwatchBot", "Running", "invite_permissions
 
 log = logging.getLogger(__name__)
 
-COGS: tuple[str, ...] = ("cogs.subscriptions",)
+COGS: tuple[str, ...] = ("cogs.subscriptions", "cogs.admin", "cogs.queries")
 
 
 @dataclass(slots=True)
@@ -46,6 +48,8 @@ class BotServices:
     manager_role: str | None = None
     pings: bool = False
     running: Running = field(default_factory=Running)
+    guilds: GuildSettings | None = None  # per-server settings, for /killwatch and notices
+    queries: Queries | None = None  # stored kills, for /kills, /intel and /battle
 
 
 def invite_permissions(*, pings: bool) -> discord.Permissions:
@@ -78,6 +82,9 @@ class KillwatchBot(commands.Bot):
         intents = discord.Intents.none()
         intents.guilds = True
         options.setdefault("guild_ready_timeout", 2.0)
+        # A 429 longer than this is raised rather than slept through, so the sender can hand
+        # the post back to the outbox to retry instead of holding a worker.
+        options.setdefault("max_ratelimit_timeout", 30.0)
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=intents,

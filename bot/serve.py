@@ -20,6 +20,7 @@ from sqlalchemy import URL
 
 from bot.config import Settings
 from bot.discord_bot import BotServices, KillwatchBot, point_at
+from bot.notices import notify_gone
 from bot.posts import PostOptions
 from bot.render import Perspective
 from bot.render.embeds import Style
@@ -28,8 +29,10 @@ from bot.sender import DiscordSender
 from engine.delivery import Dispatcher
 from engine.enrich.distances import Distances
 from engine.filters import Matcher
+from engine.guilds import GuildSettings
 from engine.history import History
 from engine.pipeline import Engine
+from engine.queries import Queries
 from engine.stats import PipelineStats
 from engine.subscriptions import Subscriptions
 
@@ -59,12 +62,20 @@ async def run_bot(settings: Settings, url: str | URL, token: str) -> PipelineSta
             dm_limit=settings.discord.dm_limit,
         )
         await subscriptions.load()
+        guilds = GuildSettings(parts.database, subscriptions)
         services = BotServices(
             subscriptions,
             parts.universe,
             History(parts.database, parts.enricher),
             manager_role=settings.discord.manager_role,
             pings=settings.discord.pings,
+            guilds=guilds,
+            queries=Queries(
+                parts.database,
+                parts.enricher,
+                parts.names.known if parts.names is not None else None,
+                entities=parts.ids,
+            ),
         )
         bot = KillwatchBot(services, test_guild_id=settings.discord.test_guild_id)
         await stack.enter_async_context(bot)
@@ -110,13 +121,26 @@ async def _serve(
     async def gone(destination: str, reason: str) -> None:
         paused = await subscriptions.pause_destination(destination, reason)
         log.warning("paused subscriptions %s of %s: %s", paused, destination, reason)
+        await notify_gone(bot, destination, reason)
 
     # The sender closes (flushing live battle summaries) while the client is still up.
-    async with DiscordSender(bot, options_for) as sender:
+    async with DiscordSender(
+        bot, options_for, global_rate=settings.discord.requests_per_second
+    ) as sender:
         bot.services.running.sender = sender
         dispatcher = Dispatcher(
-            parts.database, parts.enricher, sender, max_age=max_age(settings), on_gone=gone
+            parts.database,
+            parts.enricher,
+            sender,
+            # A channel's 5-per-5-s window can hold a worker for seconds: many workers keep
+            # the other channels moving.
+            workers=32,
+            max_age=max_age(settings),
+            on_gone=gone,
         )
+        subscriptions.on_resume(dispatcher.reopen)
+        if bot.services.guilds is not None:
+            subscriptions.on_resume(bot.services.guilds.forget_notices)
         engine = make_engine(parts, [], matcher=matcher, dispatcher=dispatcher)
         bot.services.running.engine = engine
         async with engine:

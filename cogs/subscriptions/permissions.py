@@ -30,25 +30,35 @@ def has_manager_role(member: discord.Member, manager_role: str | None) -> bool:
     return any(str(role.id) == wanted or role.name.casefold() == wanted for role in member.roles)
 
 
-def _role_label(manager_role: str | None) -> str | None:
-    if not manager_role:
-        return None
-    text = manager_role.strip()
-    # A role mention renders as the role's name and, with no allowed mentions, pings nobody.
-    return f"<@&{text}>" if text.isdigit() else f"**{md(text.removeprefix('@'))}**"
+def _role_label(manager_role: str | None, server_role_id: int | None = None) -> str | None:
+    labels: list[str] = []
+    if manager_role:
+        text = manager_role.strip()
+        # A role mention renders as the role's name and, with no allowed mentions, pings nobody.
+        labels.append(f"<@&{text}>" if text.isdigit() else f"**{md(text.removeprefix('@'))}**")
+    if server_role_id is not None:
+        labels.append(f"<@&{server_role_id}>")
+    return " or the ".join(labels) or None
 
 
-def require_manager(interaction: discord.Interaction) -> bool:
+async def require_manager(interaction: discord.Interaction) -> bool:
     """True, or raises why not: :class:`NotInServer` in a DM, else
-    :class:`MissingManagerPermission` naming what is missing."""
-    server_id(interaction)
+    :class:`MissingManagerPermission` naming what is missing. The manager role is the bot's
+    configured one or the server's own (``/killwatch config manager_role``)."""
+    guild_id = server_id(interaction)
     if interaction.permissions.manage_guild:
         return True
-    manager_role = services(interaction).manager_role
+    found = services(interaction)
+    server_role_id = None
+    if found.guilds is not None:
+        server_role_id = (await found.guilds.get(guild_id)).manager_role_id
     user = interaction.user
-    if isinstance(user, discord.Member) and has_manager_role(user, manager_role):
+    if isinstance(user, discord.Member) and (
+        has_manager_role(user, found.manager_role)
+        or (server_role_id is not None and user.get_role(server_role_id) is not None)
+    ):
         return True
-    raise MissingManagerPermission(_role_label(manager_role))
+    raise MissingManagerPermission(_role_label(found.manager_role, server_role_id))
 
 
 def manager_only() -> Callable[[T], T]:

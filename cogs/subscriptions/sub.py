@@ -67,7 +67,7 @@ class SubGroup(app_commands.Group, name="sub", description="This server's kill s
         self,
         interaction: discord.Interaction,
         text: FilterText,
-        style: StyleName = "full",
+        style: StyleName | None = None,
         mention: app_commands.Range[str, 1, 100] | None = None,
         cooldown: app_commands.Range[int, 0, MAX_COOLDOWN_MINUTES] = 15,
         max_age: app_commands.Range[int, 1, MAX_AGE_MINUTES] | None = None,

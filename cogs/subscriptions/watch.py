@@ -37,7 +37,7 @@ class PresetGroup(app_commands.Group):
         raise NotImplementedError
 
     async def _watch(
-        self, interaction: discord.Interaction, preset: str, args: WatchArgs, style: str
+        self, interaction: discord.Interaction, preset: str, args: WatchArgs, style: str | None
     ) -> None:
         where = self.target(interaction)
         view = await services(interaction).subscriptions.watch(
@@ -59,7 +59,7 @@ class PresetGroup(app_commands.Group):
         name: app_commands.Range[str, 1, 100],
         kind: Literal["character", "corporation", "alliance", "faction"] | None = None,
         side: Literal["both", "kills", "losses"] = "both",
-        style: StyleName = "full",
+        style: StyleName | None = None,
     ) -> None:
         args = WatchArgs(entity=name, kind=kind, side=side)
         await self._watch(interaction, "entity", args, style)
@@ -74,7 +74,7 @@ class PresetGroup(app_commands.Group):
         interaction: discord.Interaction,
         system: app_commands.Range[str, 1, 100],
         jumps: app_commands.Range[int, 0, 50] = 5,
-        style: StyleName = "full",
+        style: StyleName | None = None,
     ) -> None:
         await self._watch(interaction, "proximity", WatchArgs(system=system, jumps=jumps), style)
 
@@ -92,7 +92,7 @@ class PresetGroup(app_commands.Group):
         system: app_commands.Range[str, 1, 100],
         lightyears: app_commands.Range[float, 0.1, 100.0] = 7.0,
         ship_groups: app_commands.Range[str, 1, 300] | None = None,
-        style: StyleName = "full",
+        style: StyleName | None = None,
     ) -> None:
         groups = tuple(g.strip() for g in (ship_groups or "").split(",") if g.strip())
         args = WatchArgs(system=system, lightyears=lightyears, ship_groups=groups)
@@ -110,19 +110,21 @@ class PresetGroup(app_commands.Group):
         interaction: discord.Interaction,
         value: Isk | None = None,
         region: app_commands.Range[str, 1, 100] | None = None,
-        style: StyleName = "full",
+        style: StyleName | None = None,
     ) -> None:
         args = WatchArgs(min_isk=10_000_000_000 if value is None else value, region=region)
         await self._watch(interaction, "bigkills", args, style)
 
     @app_commands.command(name="ganks", description=PRESETS["ganks"])
     @app_commands.describe(style=_STYLE)
-    async def ganks(self, interaction: discord.Interaction, style: StyleName = "full") -> None:
+    async def ganks(self, interaction: discord.Interaction, style: StyleName | None = None) -> None:
         await self._watch(interaction, "ganks", WatchArgs(), style)
 
     @app_commands.command(name="supers", description=PRESETS["supers"])
     @app_commands.describe(style=_STYLE)
-    async def supers(self, interaction: discord.Interaction, style: StyleName = "full") -> None:
+    async def supers(
+        self, interaction: discord.Interaction, style: StyleName | None = None
+    ) -> None:
         await self._watch(interaction, "supers", WatchArgs(), style)
 
 
@@ -138,7 +140,7 @@ class ChannelWatch(
         return channel_target(interaction)
 
     async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
-        return require_manager(interaction)
+        return await require_manager(interaction)
 
     async def on_error(
         self, interaction: discord.Interaction, error: app_commands.AppCommandError, /

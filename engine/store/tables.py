@@ -33,6 +33,7 @@ __all__ = [
     "NAMING_CONVENTION",
     "Base",
     "EntityIdRow",
+    "GuildSettingsRow",
     "KillmailRow",
     "NameRow",
     "OutboxRow",
@@ -95,8 +96,9 @@ class Base(DeclarativeBase):
 
 class KillmailRow(Base):
     __tablename__ = "killmails"
-    # Named by the "ix" convention: ix_killmails_solar_system_id_killmail_time.
-    __table_args__ = (Index(None, "solar_system_id", "killmail_time"),)
+    # Named by the "ix" convention: ix_killmails_solar_system_id_killmail_time, and
+    # ix_killmails_value for the most valuable kills of a period.
+    __table_args__ = (Index(None, "solar_system_id", "killmail_time"), Index(None, "value"))
 
     # INTEGER (not BIGINT) on SQLite makes the key an alias of the 64-bit rowid instead of a
     # second B-tree; ids come from CCP, so neither backend may generate them.
@@ -212,3 +214,20 @@ class OutboxRow(Base):
     error: Mapped[str | None] = mapped_column(Text())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class GuildSettingsRow(Base):
+    """One server's Killwatch settings: who may manage it, where it reports, the options new
+    subscriptions start with, and whether the whole server is paused."""
+
+    __tablename__ = "guild_settings"
+
+    guild_id: Mapped[int] = mapped_column(BigInteger(), primary_key=True, autoincrement=False)
+    manager_role_id: Mapped[int | None] = mapped_column(BigInteger())
+    log_channel_id: Mapped[int | None] = mapped_column(BigInteger())
+    default_style: Mapped[str | None] = mapped_column(String(16))
+    default_max_age_minutes: Mapped[int | None] = mapped_column(Integer())
+    default_min_value: Mapped[float | None] = mapped_column(Float())
+    paused: Mapped[bool] = mapped_column(Boolean(), server_default=false())
+    paused_reason: Mapped[str | None] = mapped_column(Text())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -9,6 +9,7 @@ The rows themselves live in :mod:`engine.store.subscriptions`.
 """
 
 from engine.subscriptions.errors import (
+    InvalidBatch,
     InvalidOption,
     LimitReached,
     NotYours,
@@ -19,6 +20,7 @@ from engine.subscriptions.errors import (
 from engine.subscriptions.facade import (
     UNSET,
     LoadResult,
+    NewSubscription,
     Posting,
     Preview,
     Subscriptions,
@@ -31,9 +33,11 @@ __all__ = [
     "PRESETS",
     "STYLES",
     "UNSET",
+    "InvalidBatch",
     "InvalidOption",
     "LimitReached",
     "LoadResult",
+    "NewSubscription",
     "NotYours",
     "Posting",
     "Preview",

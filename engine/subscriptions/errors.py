@@ -6,7 +6,10 @@ are not here: they raise :class:`engine.filters.FilterError` (with the column or
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 __all__ = [
+    "InvalidBatch",
     "InvalidOption",
     "LimitReached",
     "NotYours",
@@ -38,3 +41,14 @@ class InvalidOption(SubscriptionError):
 
 class UnknownName(SubscriptionError):
     """A preset argument names nothing known (a system, region, group or entity)."""
+
+
+class InvalidBatch(SubscriptionError):
+    """Some subscriptions of a batch (an import) cannot be made, so none was: ``problems`` are
+    (position in the batch, the error saying why), in batch order."""
+
+    def __init__(self, problems: Sequence[tuple[int, Exception]]) -> None:
+        self.problems = tuple(problems)
+        super().__init__(
+            "; ".join(f"#{index + 1}: {error}" for index, error in self.problems)
+        )

@@ -14,8 +14,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
+import inspect
 import logging
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
@@ -44,10 +45,21 @@ from engine.filters.names import ENTITY_KINDS
 from engine.filters.tree import leaves
 from engine.model import EnrichedKill
 from engine.store.database import Database
+from engine.store.guilds import (
+    SERVER_PAUSED_REASON,
+    GuildSettingsRepository,
+    StoredGuildSettings,
+)
 from engine.store.records import StoredSubscription
 from engine.store.repositories import Clock, utc_now
 from engine.store.subscriptions import SubscriptionRepository, dm_destination
-from engine.subscriptions.errors import LimitReached, NotYours, SubscriptionNotFound
+from engine.subscriptions.errors import (
+    InvalidBatch,
+    LimitReached,
+    NotYours,
+    SubscriptionError,
+    SubscriptionNotFound,
+)
 from engine.subscriptions.options import (
     SubscriptionOptions,
     check_options,
@@ -56,7 +68,14 @@ from engine.subscriptions.options import (
 )
 from engine.subscriptions.watch import PRESETS, WatchArgs, preset_tree
 
-__all__ = ["UNSET", "LoadResult", "Preview", "SubscriptionView", "Subscriptions"]
+__all__ = [
+    "UNSET",
+    "LoadResult",
+    "NewSubscription",
+    "Preview",
+    "SubscriptionView",
+    "Subscriptions",
+]
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +126,38 @@ class LoadResult:
     broken: tuple[int, ...]  # active subscriptions whose stored filter no longer validates
 
 
+@dataclass(frozen=True, slots=True)
+class NewSubscription:
+    """One subscription for :meth:`Subscriptions.create_many`: the arguments of
+    :meth:`Subscriptions.create`, plus whether it starts paused (and why), and whether options
+    left None take the server's defaults (an import keeps exactly what was exported). Given
+    both, ``tree`` is the filter and ``text`` is kept as the form it was once typed in."""
+
+    destination: str
+    guild_id: int | None
+    owner_id: int
+    text: str | None = None
+    tree: Node | None = None
+    preset: str | None = None
+    style: str | None = None
+    mention: str | None = None
+    cooldown: int = 900
+    max_age: int | None = None
+    min_value: float | None = None
+    paused: bool = False
+    pause_reason: str | None = None
+    server_defaults: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class _Ready:
+    new: NewSubscription
+    node: Node
+    options: SubscriptionOptions
+    effective: Node
+    pause_reason: str | None  # None: it starts active
+
+
 class _Unset(enum.Enum):
     UNSET = "unset"
 
@@ -150,6 +201,7 @@ class Subscriptions:
         self._clock = clock
         self._lock = asyncio.Lock()
         self._postings: dict[int, Posting] = {}
+        self._on_resume: list[Callable[[str], object]] = []
 
     # -- start ------------------------------------------------------------------------------
 
@@ -187,7 +239,7 @@ class Subscriptions:
         text: str | None = None,
         tree: Node | None = None,
         preset: str | None = None,
-        style: str = "full",
+        style: str | None = None,
         mention: str | None = None,
         cooldown: int = 900,
         max_age: int | None = None,
@@ -196,37 +248,46 @@ class Subscriptions:
         """A new subscription from filter ``text`` or a ``tree`` (exactly one of them).
 
         ``destination`` is ``"channel:<id>"`` (``guild_id`` is the channel's server) or the
-        owner's own ``"user:<id>"`` (DMs; ``guild_id`` is not stored for those).
+        owner's own ``"user:<id>"`` (DMs; ``guild_id`` is not stored for those). For a
+        channel, ``style``, ``max_age`` and ``min_value`` left None take the server's defaults
+        (``/killwatch config``), and a subscription made while the server is paused starts
+        paused.
         """
-        dm = is_dm(destination)
-        if dm and destination != dm_destination(owner_id):
-            raise NotYours("You can only subscribe your own DMs.")
-        if not dm and guild_id is None:
-            raise ValueError(f"a channel subscription needs its guild_id ({destination})")
-        if preset is not None and preset not in PRESETS:
-            raise ValueError(f"unknown preset label {preset!r}; use one of {', '.join(PRESETS)}")
-        options = check_options(dm, style, mention, cooldown, max_age, min_value)
-        node = await self._filter(text, tree)
-        effective = with_options(node, options)
+        if (text is None) == (tree is None):
+            raise ValueError("give the filter as text or as a tree, exactly one of them")
+        new = NewSubscription(
+            destination, guild_id, owner_id, text=text, tree=tree, preset=preset, style=style,
+            mention=mention, cooldown=cooldown, max_age=max_age, min_value=min_value,
+        )
+        ready = await self._prepare(new, await self._server(new, {}))
         async with self._transaction() as (repo, matcher):
-            await self._check_room(repo, destination, owner_id, dm)
-            row = await repo.add(
-                destination=destination,
-                guild_id=None if dm else guild_id,
-                owner_id=owner_id,
-                filter=to_json(node),
-                text=text,
-                preset=preset,
-                style=options.style,
-                mention=options.mention,
-                mention_cooldown_seconds=options.cooldown,
-                max_age_minutes=options.max_age,
-                min_value=options.min_value,
-            )
-            matcher.put(Subscription(row.id, destination, effective))
-            self._remember(row)
+            row = await self._add(repo, matcher, ready)
         log.info("subscription %d created for %s", row.id, destination)
         return self._view(row)
+
+    async def create_many(self, batch: Sequence[NewSubscription]) -> tuple[SubscriptionView, ...]:
+        """Several new subscriptions (an import), all or none: every one is checked before any
+        is written, then all are written in one transaction. :class:`InvalidBatch` lists each
+        one that cannot be made, by its position in ``batch``."""
+        servers: dict[int, StoredGuildSettings] = {}
+        ready: list[_Ready] = []
+        problems: list[tuple[int, Exception]] = []
+        for index, new in enumerate(batch):
+            try:
+                ready.append(await self._prepare(new, await self._server(new, servers)))
+            except (FilterError, SubscriptionError) as exc:
+                problems.append((index, exc))
+        if problems:
+            raise InvalidBatch(problems)
+        rows: list[StoredSubscription] = []
+        async with self._transaction() as (repo, matcher):
+            for index, one in enumerate(ready):
+                try:
+                    rows.append(await self._add(repo, matcher, one))
+                except LimitReached as exc:
+                    raise InvalidBatch([(index, exc)]) from exc
+        log.info("%d subscriptions created at once", len(rows))
+        return tuple(map(self._view, rows))
 
     async def watch(
         self,
@@ -236,7 +297,7 @@ class Subscriptions:
         preset: str,
         args: WatchArgs | None = None,
         *,
-        style: str = "full",
+        style: str | None = None,
         mention: str | None = None,
         cooldown: int = 900,
         max_age: int | None = None,
@@ -342,7 +403,17 @@ class Subscriptions:
             assert resumed is not None
             matcher.put(Subscription(resumed.id, resumed.destination, effective))
             self._remember(resumed)
+        for listener in self._on_resume:
+            outcome = listener(resumed.destination)
+            if inspect.isawaitable(outcome):
+                await outcome
         return self._view(resumed)
+
+    def on_resume(self, listener: Callable[[str], object]) -> None:
+        """Call (and await, if it is a coroutine function) `listener(destination)` after a
+        subscription is resumed: a destination given up on (its channel was gone) may be
+        served again."""
+        self._on_resume.append(listener)
 
     async def pause_destination(self, destination: str, reason: str) -> list[int]:
         """Pause every active subscription of a destination Discord refuses (the channel is
@@ -419,6 +490,66 @@ class Subscriptions:
             return await parse(text, self._atlas, self._entities)
         assert tree is not None
         return validate(tree, self._atlas)
+
+    async def _server(
+        self, new: NewSubscription, seen: dict[int, StoredGuildSettings]
+    ) -> StoredGuildSettings | None:
+        """The settings of the server a channel subscription is for (None for DMs)."""
+        if new.guild_id is None or is_dm(new.destination):
+            return None
+        if new.guild_id not in seen:
+            async with self._database.session() as session:
+                seen[new.guild_id] = await GuildSettingsRepository(session).get(new.guild_id)
+        return seen[new.guild_id]
+
+    async def _prepare(self, new: NewSubscription, server: StoredGuildSettings | None) -> _Ready:
+        """Checked, with the server's defaults applied: what :meth:`_add` writes."""
+        dm = is_dm(new.destination)
+        if dm and new.destination != dm_destination(new.owner_id):
+            raise NotYours("You can only subscribe your own DMs.")
+        if not dm and new.guild_id is None:
+            raise ValueError(f"a channel subscription needs its guild_id ({new.destination})")
+        if new.preset is not None and new.preset not in PRESETS:
+            raise ValueError(
+                f"unknown preset label {new.preset!r}; use one of {', '.join(PRESETS)}"
+            )
+        style, max_age, min_value = new.style, new.max_age, new.min_value
+        if server is not None and new.server_defaults:
+            style = style or server.default_style
+            max_age = server.default_max_age_minutes if max_age is None else max_age
+            min_value = server.default_min_value if min_value is None else min_value
+        options = check_options(dm, style or "full", new.mention, new.cooldown, max_age, min_value)
+        node = await self._filter(new.text if new.tree is None else None, new.tree)
+        reason = new.pause_reason if new.paused else None
+        if reason is None and server is not None and server.paused:
+            reason = SERVER_PAUSED_REASON
+        return _Ready(new, node, options, with_options(node, options), reason)
+
+    async def _add(
+        self, repo: SubscriptionRepository, matcher: _Staged, ready: _Ready
+    ) -> StoredSubscription:
+        new, options = ready.new, ready.options
+        dm = is_dm(new.destination)
+        await self._check_room(repo, new.destination, new.owner_id, dm)
+        row = await repo.add(
+            destination=new.destination,
+            guild_id=None if dm else new.guild_id,
+            owner_id=new.owner_id,
+            filter=to_json(ready.node),
+            text=new.text,
+            preset=new.preset,
+            style=options.style,
+            mention=options.mention,
+            mention_cooldown_seconds=options.cooldown,
+            max_age_minutes=options.max_age,
+            min_value=options.min_value,
+            paused=ready.pause_reason is not None,
+            pause_reason=ready.pause_reason,
+        )
+        if not row.paused:
+            matcher.put(Subscription(row.id, new.destination, ready.effective))
+            self._remember(row)
+        return row
 
     def _effective(self, row: StoredSubscription) -> Node:
         options = SubscriptionOptions(max_age=row.max_age_minutes, min_value=row.min_value)

@@ -56,6 +56,10 @@ async def test_every_subscription_command_is_registered_with_discord(kw: Killwat
         "watch": presets,
         "sub": dict.fromkeys(["add", "list", "show", "edit", "remove", "pause", "resume", "test"]),
         "dm": {"watch": presets} | dict.fromkeys(["add", "list", "remove", "pause", "resume"]),
+        "kills": dict.fromkeys(["recent", "top"]),
+        "intel": dict.fromkeys(["character", "corporation", "alliance", "system"]),
+        "battle": {"report": None},
+        "killwatch": dict.fromkeys(["config", "status", "export", "import", "pause", "resume"]),
     }
 
 

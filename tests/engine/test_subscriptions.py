@@ -593,3 +593,18 @@ async def test_the_sender_learns_style_mention_and_watched_entities_without_io(
     again = facade(db, Matcher(distances), universe, distances, clock)
     await again.load()
     assert again.posting(view.id) == posting
+
+
+async def test_resume_listeners_hear_the_destination(subs):
+    heard: list[str] = []
+
+    async def later(destination: str) -> None:
+        heard.append(f"async {destination}")
+
+    subs.on_resume(heard.append)
+    subs.on_resume(later)
+    view = await subs.create(CHANNEL, GUILD, ALICE, text=GOONS_IN_DELVE)
+    await subs.pause(view.id, guild_id=GUILD)
+    assert heard == []
+    await subs.resume(view.id, guild_id=GUILD)
+    assert heard == [CHANNEL, f"async {CHANNEL}"]

@@ -30,6 +30,7 @@ TABLES = {"alembic_version", *metadata.tables}
 KILLMAIL_INDEXES = {
     "ix_killmails_killmail_time": ["killmail_time"],
     "ix_killmails_solar_system_id_killmail_time": ["solar_system_id", "killmail_time"],
+    "ix_killmails_value": ["value"],
 }
 
 
