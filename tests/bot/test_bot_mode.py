@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import orjson
@@ -115,3 +117,44 @@ def test_a_token_discord_refuses_is_said_plainly_and_never_printed(tmp_path):
     assert "Discord refused the token" in result.stderr
     assert "Traceback" not in result.stderr
     assert wrong not in result.stdout + result.stderr
+
+
+def test_sigterm_stops_the_bot_quickly_after_posting_what_it_read(tmp_path):
+    (tmp_path / "config.toml").write_text(
+        f'[discord]\ntest_guild_id = {GUILD}\n'
+        f'[[sources]]\nkind = "replay"\nname = "slow"\npath = "{KILLS}"\n'
+        "speed = 0.001\nmax_gap_seconds = 60\n"
+    )
+    guild = Guild(GUILD, "Test Alliance", channels=(Channel(CHANNEL, "kills"),),
+                  members=(Member(OWNER, "owner"),), owner_id=OWNER)
+    with FakeDiscordThread(FakeDiscord(guilds=(guild,))) as served:
+        env = _env(served.fake.environment())
+        assert subprocess.run([sys.executable, "-m", "bot", "migrate"], cwd=tmp_path, env=env,
+                              capture_output=True, check=False).returncode == 0
+        asyncio.run(_subscribe_everything(f"sqlite+aiosqlite:///{tmp_path}/data/killwatch.db"))
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bot", "run"], cwd=tmp_path, env=env,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while not _posted(served) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert _posted(served), "the first kill was never posted"
+            started = time.monotonic()
+            process.send_signal(signal.SIGTERM)
+            _, stderr = process.communicate(timeout=30)
+        finally:
+            process.kill()
+        assert process.returncode == 0, stderr[-2000:]
+        assert time.monotonic() - started < 15
+        assert "SIGTERM received" in stderr
+        assert len(_posted(served)) == 1
+
+
+async def _subscribe_everything(url: str) -> None:
+    universe = Universe.load()
+    distances = Distances(universe)
+    async with Database(url) as database:
+        facade = Subscriptions(database, Matcher(distances), universe, ranges=distances)
+        await facade.create(f"channel:{CHANNEL}", GUILD, OWNER, text="attackers >= 1")
