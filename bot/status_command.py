@@ -24,7 +24,7 @@ from engine.store.database import Database
 from engine.store.migrate import SchemaOutOfDate, require_current_schema
 from engine.store.repositories import StateRepository
 
-__all__ = ["register", "render_status"]
+__all__ = ["ago", "counts", "register", "render_status"]
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     status = commands.add_parser(
@@ -78,20 +78,20 @@ def render_status(
     if not status.running:
         state = "stopped"
     elif age > stale_after:
-        state = f"not reporting for {_ago(age)} (stopped without saying so?)"
+        state = f"not reporting for {ago(age)} (stopped without saying so?)"
     else:
         state = "running"
-    out.write(f"Killwatch status as of {_when(status.updated_at)} ({_ago(age)} ago): {state}\n")
+    out.write(f"Killwatch status as of {_when(status.updated_at)} ({ago(age)} ago): {state}\n")
     rejected = sum(status.rejected.values())
     out.write(
         f"  pipeline: received {status.received}, new {status.stored}, too old "
         f"{status.too_old}, duplicates {status.duplicates}, updated {status.updated}, "
         f"delivered {status.delivered}, rejected {rejected}"
-        + (f" ({_counts(status.rejected)})" if rejected else "")
+        + (f" ({counts(status.rejected)})" if rejected else "")
         + "\n"
     )
     if status.queues:
-        out.write(f"  queues: {_counts(status.queues)}\n")
+        out.write(f"  queues: {counts(status.queues)}\n")
     for source in status.sources:
         _render_source(source, current, out)
     if positions:
@@ -109,21 +109,21 @@ def _render_source(source: SourceStatus, now: datetime, out: TextIO) -> None:
     if source.last_kill_time is not None:
         line = (
             f"    last kill {_when(source.last_kill_time)} "
-            f"(lag {_ago(now - source.last_kill_time)})"
+            f"(lag {ago(now - source.last_kill_time)})"
         )
         if source.last_uploaded_at is not None:
             line += (
                 f", published {_when(source.last_uploaded_at)} "
-                f"(lag {_ago(now - source.last_uploaded_at)})"
+                f"(lag {ago(now - source.last_uploaded_at)})"
             )
         out.write(line + "\n")
     out.write(f"    kills {source.kills}, {source.kills_per_minute:.1f}/min")
-    out.write(f"; errors: {_counts(source.errors)}\n" if source.errors else "; no errors\n")
+    out.write(f"; errors: {counts(source.errors)}\n" if source.errors else "; no errors\n")
     if source.last_error:
         out.write(f"    last error: {source.last_error}\n")
 
 
-def _counts(counts: dict[str, int]) -> str:
+def counts(counts: dict[str, int]) -> str:
     return ", ".join(f"{name} {count}" for name, count in sorted(counts.items()))
 
 
@@ -131,7 +131,7 @@ def _when(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def _ago(span: timedelta) -> str:
+def ago(span: timedelta) -> str:
     seconds = max(0, int(span.total_seconds()))
     if seconds < 120:
         return f"{seconds} s"

@@ -25,7 +25,7 @@ from engine.store.guilds import (
 )
 from engine.store.repositories import Clock, StateRepository, utc_now
 from engine.subscriptions import UNSET, Subscriptions
-from engine.subscriptions.facade import _Unset
+from engine.subscriptions.facade import Unset
 from engine.subscriptions.options import check_options
 
 __all__ = ["SERVER_PAUSED_REASON", "GuildSettings", "ServerPause", "ServerSettings"]
@@ -102,11 +102,11 @@ class GuildSettings:
         self,
         guild_id: int,
         *,
-        manager_role_id: int | _Unset | None = UNSET,
-        log_channel_id: int | _Unset | None = UNSET,
-        default_style: str | _Unset | None = UNSET,
-        default_max_age: int | _Unset | None = UNSET,
-        default_min_value: float | _Unset | None = UNSET,
+        manager_role_id: int | Unset | None = UNSET,
+        log_channel_id: int | Unset | None = UNSET,
+        default_style: str | Unset | None = UNSET,
+        default_max_age: int | Unset | None = UNSET,
+        default_min_value: float | Unset | None = UNSET,
     ) -> ServerSettings:
         """Change the given settings (:data:`UNSET` keeps one, None clears it). The defaults
         are checked as a subscription's options are: :class:`InvalidOption` says what is

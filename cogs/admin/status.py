@@ -18,7 +18,7 @@ import discord
 from bot.render.limits import FIELD_VALUE, FIELDS, fit_embed, fit_lines, truncate
 from bot.render.text import md
 from bot.sender import SenderStatus
-from bot.status_command import _ago, _counts
+from bot.status_command import ago, counts
 from engine.guilds import ServerSettings
 from engine.sources.status import SourceStatus
 from engine.status import EngineStatus
@@ -45,7 +45,7 @@ def status_embed(
         description = "The engine is not running in this process: no feed is being read."
     else:
         state = "running" if engine.running else "stopped"
-        description = f"Engine {state}, started {_ago(now - engine.started_at)} ago."
+        description = f"Engine {state}, started {ago(now - engine.started_at)} ago."
     if settings.paused:
         why = f" ({md(truncate(settings.paused_reason, 200))})" if settings.paused_reason else ""
         description += f"\n**This server is paused**{why}: /killwatch resume restarts it."
@@ -74,10 +74,10 @@ def _feed(source: SourceStatus, now: datetime) -> str:
     if source.last_kill_time is None:
         lag = "no kill yet"
     else:
-        lag = f"lag **{_ago(now - source.last_kill_time)}**"
+        lag = f"lag **{ago(now - source.last_kill_time)}**"
     lines = [
         f"{lag} · {source.kills_per_minute:.1f} kills/min · {source.kills} kills · {link}",
-        f"errors: {_counts(source.errors)}" if source.errors else "no errors",
+        f"errors: {counts(source.errors)}" if source.errors else "no errors",
     ]
     if source.last_error:
         lines.append(f"last error: {md(truncate(source.last_error, 300))}")
@@ -89,7 +89,7 @@ def _pipeline(engine: EngineStatus) -> str:
     lines = [
         f"received {engine.received} · new {engine.stored} · duplicates {engine.duplicates} "
         f"· too old {engine.too_old} · rejected {rejected} · delivered {engine.delivered}",
-        f"queues: {_counts(engine.queues)}" if engine.queues else "queues: none",
+        f"queues: {counts(engine.queues)}" if engine.queues else "queues: none",
     ]
     return truncate("\n".join(lines), FIELD_VALUE)
 

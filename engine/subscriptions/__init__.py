@@ -25,6 +25,7 @@ from engine.subscriptions.facade import (
     Preview,
     Subscriptions,
     SubscriptionView,
+    Unset,
 )
 from engine.subscriptions.options import STYLES, SubscriptionOptions
 from engine.subscriptions.watch import PRESETS, WatchArgs
@@ -47,5 +48,6 @@ __all__ = [
     "SubscriptionView",
     "Subscriptions",
     "UnknownName",
+    "Unset",
     "WatchArgs",
 ]

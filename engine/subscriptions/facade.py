@@ -158,11 +158,11 @@ class _Ready:
     pause_reason: str | None  # None: it starts active
 
 
-class _Unset(enum.Enum):
+class Unset(enum.Enum):
     UNSET = "unset"
 
 
-UNSET: Final = _Unset.UNSET
+UNSET: Final = Unset.UNSET
 """For :meth:`Subscriptions.edit`: leave this option as it is (``None`` clears it)."""
 
 
@@ -323,11 +323,11 @@ class Subscriptions:
         owner_id: int | None = None,
         text: str | None = None,
         tree: Node | None = None,
-        style: str | _Unset = UNSET,
-        mention: str | _Unset | None = UNSET,
-        cooldown: int | _Unset = UNSET,
-        max_age: int | _Unset | None = UNSET,
-        min_value: float | _Unset | None = UNSET,
+        style: str | Unset = UNSET,
+        mention: str | Unset | None = UNSET,
+        cooldown: int | Unset = UNSET,
+        max_age: int | Unset | None = UNSET,
+        min_value: float | Unset | None = UNSET,
     ) -> SubscriptionView:
         """Change the filter (``text`` or ``tree``; neither keeps it) and/or options (those
         left :data:`UNSET` keep their value). A new filter drops the preset label."""
