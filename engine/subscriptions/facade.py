@@ -75,6 +75,7 @@ __all__ = [
     "Preview",
     "SubscriptionView",
     "Subscriptions",
+    "Unset",
 ]
 
 log = logging.getLogger(__name__)
