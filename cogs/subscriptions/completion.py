@@ -1,8 +1,9 @@
 """Autocomplete for name arguments, answered from memory (the universe) well inside 3 s.
 
 Systems, constellations, regions, ship types and ship groups complete by name prefix from the
-universe; an entity name offers the factions and NPC corporations the universe knows, and any
-other text (a player's character, corporation or alliance) is resolved when submitted. The
+universe; an entity name offers the players' names the store has seen on kills, then the
+factions and NPC corporations the universe knows, and any other exact name is resolved when
+submitted. The
 filter text completes the value being typed after a name field (``region = Del`` ->
 ``region = Delve``). Subscription ids complete from the server's (or the member's DM)
 subscriptions. Every callback returns at most 25 choices and never raises.
@@ -147,14 +148,18 @@ async def complete_ship_groups(
 async def complete_entity(
     interaction: discord.Interaction, current: str
 ) -> list[app_commands.Choice[str]]:
-    """Factions and NPC corporations by prefix; players' names are resolved on submit."""
-    universe = services(interaction).universe
+    """Characters, corporations and alliances the store has seen on kills, then factions and
+    NPC corporations, by prefix; any other exact name is still resolved on submit."""
+    found = services(interaction)
     prefix = current.strip()
     if not prefix:
         return []
-    factions = [f.name for f in universe.complete_factions(prefix, MAX_CHOICES)]
-    corporations = [c.name for c in universe.complete_npc_corporations(prefix, MAX_CHOICES)]
-    return _choices([*factions, *corporations])
+    seen = await found.queries.complete_entity(prefix) if found.queries is not None else []
+    factions = [f.name for f in found.universe.complete_factions(prefix, MAX_CHOICES)]
+    corporations = [
+        c.name for c in found.universe.complete_npc_corporations(prefix, MAX_CHOICES)
+    ]
+    return _choices([*seen, *factions, *corporations])
 
 
 @_never_raises

@@ -275,6 +275,14 @@ async def test_entity_names_complete_from_the_store_and_systems_from_the_univers
     assert "Jita" in [c["value"] for c in systems]
 
 
+async def test_watch_entity_offers_player_names_the_store_has_seen(kw: Bot) -> None:
+    choices = await kw.fake.autocomplete(
+        "watch entity", focused="name", value="Some", user_id=BOB, channel_id=GENERAL,
+        within=1.0,
+    )
+    assert {"name": "Some Pilot", "value": "Some Pilot"} in choices
+
+
 async def test_without_the_query_facade_the_commands_say_so(tmp_path: Path) -> None:
     async with running(tmp_path, queries=False) as bot:
         message = await ask(bot, "kills recent")
