@@ -55,6 +55,13 @@ class DiscordSettings(_Section):
     pings: bool = False
     # Posts and edits per second across all channels; Discord allows 50 per bot.
     requests_per_second: Annotated[float, Field(gt=0, le=50)] = 45.0
+    # A destination receiving more than `battle_threshold` kills within `battle_window_seconds`
+    # gets one live summary, edited at most every `battle_edit_seconds`, until no kill has come
+    # for `battle_quiet_seconds`.
+    battle_threshold: Annotated[int, Field(ge=1, le=10_000)] = 30
+    battle_window_seconds: Annotated[float, Field(gt=0, le=86_400)] = 60.0
+    battle_edit_seconds: Annotated[float, Field(gt=0, le=3600)] = 3.0
+    battle_quiet_seconds: Annotated[float, Field(gt=0, le=86_400)] = 120.0
     # Where Discord is: only tests and self-hosted gateways change these.
     api_base_url: str | None = None
     gateway_url: str | None = None
@@ -151,6 +158,18 @@ class EngineSettings(_Section):
     data_dir: Path = Path("data")
 
 
+class OpsSettings(_Section):
+    """The /healthz and /metrics endpoint."""
+
+    # 127.0.0.1 keeps it private to the host; in a container use "0.0.0.0" and publish it.
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=0, le=65_535)] = 0  # 0: off
+    # /healthz fails when a live feed has neither answered nor handed on a kill for this long.
+    feed_stale_minutes: Annotated[float, Field(gt=0, le=1440)] = 10.0
+    # ...or when the store does not answer a one-row read within this.
+    store_timeout_seconds: Annotated[float, Field(gt=0, le=60)] = 2.0
+
+
 class LoggingSettings(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -169,6 +188,7 @@ class Settings(BaseSettings):
     logging: LoggingSettings = LoggingSettings()
     feeds: FeedSettings = FeedSettings()
     esi: EsiSettings = EsiSettings()
+    ops: OpsSettings = OpsSettings()
     sources: list[SourceSettings] = Field(default_factory=lambda: [R2Z2SourceSettings()])
 
     @classmethod

@@ -21,6 +21,7 @@ from bot.config import (
     SourceSettings,
     WandererSourceSettings,
 )
+from bot.ops_wiring import ops_checks, ops_server
 from engine.delivery import Dispatcher
 from engine.dispatch.sink import Sink
 from engine.enrich.enricher import Enricher
@@ -30,7 +31,8 @@ from engine.esi.names import IdResolver, NameResolver
 from engine.esi.prices import PriceBook
 from engine.filters import Matcher
 from engine.jobs import Jobs
-from engine.pipeline import Engine
+from engine.ops import OpsChecks, PipelineMetrics, SenderCounts
+from engine.pipeline import Engine, PipelineObserver
 from engine.sources import ReplaySource, Source, bundled_sample
 from engine.sources.http import HttpTimeouts, user_agent
 from engine.sources.r2z2 import R2Z2Source, cursor_key
@@ -186,6 +188,7 @@ def make_engine(
     *,
     matcher: Matcher | None = None,
     dispatcher: Dispatcher | None = None,
+    observer: PipelineObserver | None = None,
 ) -> Engine:
     tuning = parts.settings.engine
     return Engine(
@@ -203,6 +206,30 @@ def make_engine(
         names_timeout=parts.settings.esi.names_timeout_seconds,
         matcher=matcher,
         dispatcher=dispatcher,
+        observer=observer,
+    )
+
+
+def ops_address(settings: Settings) -> tuple[str, int]:
+    return settings.ops.host, settings.ops.port
+
+
+def ops_checks_for(
+    parts: Parts,
+    engine: Engine,
+    pipeline: PipelineMetrics,
+    dispatcher: Dispatcher | None = None,
+    sender: SenderCounts | None = None,
+) -> OpsChecks:
+    ops = parts.settings.ops
+    return ops_checks(
+        parts,
+        engine,
+        dispatcher,
+        sender,
+        pipeline=pipeline,
+        feed_stale=timedelta(minutes=ops.feed_stale_minutes),
+        store_timeout=ops.store_timeout_seconds,
     )
 
 
@@ -234,8 +261,11 @@ async def run_engine(
     """Console mode: every new kill to `sinks`, until the feeds end or a signal stops it."""
     async with AsyncExitStack() as stack:
         parts = await open_parts(stack, settings, url, sources, online=online)
-        engine = make_engine(parts, sinks)
-        async with engine:
+        pipeline = PipelineMetrics()
+        engine = make_engine(parts, sinks, observer=pipeline)
+        # The server outlives the engine's drain: it answers 503 "not running" meanwhile.
+        checks = ops_checks_for(parts, engine, pipeline)
+        async with ops_server(*ops_address(settings), checks), engine:
             await run_until_stopped(engine)
     return engine.stats
 

@@ -123,9 +123,16 @@ async def _serve(
         log.warning("paused subscriptions %s of %s: %s", paused, destination, reason)
         await notify_gone(bot, destination, reason)
 
-    # The sender closes (flushing live battle summaries) while the client is still up.
+    # The sender closes (ending its live battle summaries' tasks) while the client is up.
+    discord_settings = settings.discord
     async with DiscordSender(
-        bot, options_for, global_rate=settings.discord.requests_per_second
+        bot,
+        options_for,
+        global_rate=discord_settings.requests_per_second,
+        battle_threshold=discord_settings.battle_threshold,
+        battle_window=discord_settings.battle_window_seconds,
+        battle_edit_interval=discord_settings.battle_edit_seconds,
+        battle_quiet=discord_settings.battle_quiet_seconds,
     ) as sender:
         bot.services.running.sender = sender
         dispatcher = Dispatcher(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -41,7 +42,7 @@ from engine.store.outbox import OutboxEntry, OutboxRepository, Owed
 from engine.store.records import StoredKill
 from engine.store.repositories import KillmailRepository, StateRepository, utc_now
 
-__all__ = ["Engine", "NameLookup"]
+__all__ = ["Engine", "NameLookup", "PipelineObserver"]
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +73,14 @@ class NameLookup(Protocol):
     ) -> Mapping[int, str]: ...
 
 
+class PipelineObserver(Protocol):
+    """Told what the pipeline does, for metrics (engine.ops.PipelineMetrics)."""
+
+    def matched(self, seconds: float) -> None: ...
+
+    def rejected(self, source: str, reason: str) -> None: ...
+
+
 class Engine:
     def __init__(
         self,
@@ -91,6 +100,7 @@ class Engine:
         names_timeout: float = 2.0,
         matcher: Matcher | None = None,
         dispatcher: Dispatcher | None = None,
+        observer: PipelineObserver | None = None,
     ) -> None:
         """`max_age`: live kills older than this (by killmail time) when they arrive are stored
         but not delivered — after an outage the backlog is kept, not posted. None: no limit."""
@@ -110,6 +120,7 @@ class Engine:
         self._matcher = matcher
         self._dispatcher = dispatcher
         self._dispatch_task: asyncio.Task[None] | None = None
+        self._observer = observer
         self._started_at = clock()
         self._raw: asyncio.Queue[RawKill | _Done] = asyncio.Queue(queue_size)
         self._parsed: asyncio.Queue[_Flow | _Done] = asyncio.Queue(queue_size)
@@ -241,7 +252,7 @@ class Engine:
                     await self._raw.put(raw)
         except Exception:
             log.exception("source %s failed and stopped", source.name)
-            self.stats.rejected["source_failed"] += 1
+            self._reject(source.name, "source_failed")
         finally:
             self._sources_open -= 1
             if self._sources_open == 0:
@@ -253,7 +264,7 @@ class Engine:
             try:
                 killmail = parse_killmail(raw.payload)
             except KillmailRejected as rejected:
-                self.stats.rejected[rejected.reason.value] += 1
+                self._reject(raw.source, rejected.reason.value)
                 log.warning("rejected %s from %s: %s", raw.where, raw.source, rejected)
             else:
                 self.stats.parsed += 1
@@ -287,7 +298,7 @@ class Engine:
             flow.kill = self._enricher.enrich(killmail)
         except Exception:
             log.exception("could not enrich killmail %s", killmail.killmail_id)
-            self.stats.rejected["enrich_failed"] += 1
+            self._reject(flow.source, "enrich_failed")
             flow.kill = None
             return None
         return flow.kill
@@ -432,22 +443,30 @@ class Engine:
             return []
         owed: list[Owed] = []
         kills: dict[int, EnrichedKill] = {}
-        for (kill, _), record in zip(fresh, records, strict=True):
+        for (kill, flow), record in zip(fresh, records, strict=True):
             if kill.id not in new_ids or kill.id in kills or record.too_old:
                 continue
             kills[kill.id] = kill
+            started = time.perf_counter()
             try:
                 matches = self._matcher.match(kill)
             except Exception:
                 log.exception("matching killmail %s failed", kill.id)
-                self.stats.rejected["match_failed"] += 1
+                self._reject(flow.source, "match_failed")
                 continue
+            if self._observer is not None:
+                self._observer.matched(time.perf_counter() - started)
             owed.extend(
                 Owed(match.destination, kill.id, tuple(match.subscription_ids))
                 for match in matches
             )
         entries = await OutboxRepository(session).enqueue(owed)
         return [(entry, kills[entry.killmail_id]) for entry in entries]
+
+    def _reject(self, source: str, reason: str) -> None:
+        self.stats.rejected[reason] += 1
+        if self._observer is not None:
+            self._observer.rejected(source, reason)
 
     async def _deliver(self, kill: EnrichedKill) -> None:
         for sink in self._sinks:

@@ -40,6 +40,8 @@ class LookupStats:
     pending: int  # keys being looked up now
     batches: int  # lookups started
     failed: int  # lookups that ended in an exception
+    hits: int = 0  # keys answered from memory (a value, or known not to exist)
+    misses: int = 0  # keys that had to be looked up (or joined a lookup in flight)
 
 
 class BatchedLookups(Generic[K, V]):
@@ -73,6 +75,8 @@ class BatchedLookups(Generic[K, V]):
         self._tasks: set[asyncio.Task[None]] = set()
         self._batches = 0
         self._failed = 0
+        self._hits = 0
+        self._missed = 0
 
     # --- life ---
 
@@ -110,7 +114,10 @@ class BatchedLookups(Generic[K, V]):
         self._memory[key] = value
 
     def stats(self) -> LookupStats:
-        return LookupStats(len(self._memory), len(self._pending), self._batches, self._failed)
+        return LookupStats(
+            len(self._memory), len(self._pending), self._batches, self._failed,
+            self._hits, self._missed,
+        )
 
     # A budget for a partial answer, not a cancellation: asyncio.timeout cannot say that.
     async def get(self, keys: Iterable[K], timeout: float) -> dict[K, V]:  # noqa: ASYNC109
@@ -123,8 +130,12 @@ class BatchedLookups(Generic[K, V]):
             value = self._memory.get(key)
             if value is not None:
                 found[key] = value
-            elif key not in self._misses:
+                self._hits += 1
+            elif key in self._misses:
+                self._hits += 1
+            else:
                 waiting[key] = self._join(key)
+                self._missed += 1
         if self._queue and not self._flush_scheduled:
             self._schedule_flush()
         if waiting:

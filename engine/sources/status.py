@@ -32,6 +32,9 @@ class SourceStatus:
     connected: bool = False
     last_error: str | None = None
     updated_at: datetime | None = None  # wall time of the last change
+    # Wall time the feed last answered normally or handed on a kill: how health tells a
+    # quiet feed (still answering) from a dead one.
+    last_ok_at: datetime | None = None
 
 
 class SourceCounters:
@@ -63,6 +66,7 @@ class SourceCounters:
         self.connected = False
         self.last_error: str | None = None
         self.updated_at: datetime | None = None
+        self.last_ok_at: datetime | None = None
 
     def kill(
         self,
@@ -71,6 +75,7 @@ class SourceCounters:
         uploaded_at: datetime | None = None,
     ) -> None:
         now = self._touch()
+        self.last_ok_at = now
         self.kills += 1
         if position is not None:
             self.last_position = position
@@ -92,7 +97,7 @@ class SourceCounters:
 
     def ok(self) -> None:
         """The feed answered normally: connected, and any backoff is over."""
-        self._touch()
+        self.last_ok_at = self._touch()
         self.connected = True
         self.backoff_seconds = 0.0
 
@@ -127,6 +132,7 @@ class SourceCounters:
             connected=self.connected,
             last_error=self.last_error,
             updated_at=self.updated_at,
+            last_ok_at=self.last_ok_at,
         )
 
     def _touch(self) -> datetime:

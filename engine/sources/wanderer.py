@@ -157,6 +157,7 @@ class WandererSource:
                         )
                         parser = SSEParser(self._last_event_id)
                         async for chunk in response.content.iter_any():
+                            self._counters.ok()  # heartbeats too: a quiet stream is alive
                             if not received:
                                 received = True
                                 self._backoff.reset()

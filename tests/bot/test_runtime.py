@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 
 from bot.config import Settings
@@ -41,9 +43,16 @@ async def servers() -> AsyncIterator[tuple[FakeR2Z2, FakeRedisQ, FakeEsi]]:
         yield r2z2, redisq, esi
 
 
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 def _settings(tmp_path: Path, r2z2: FakeR2Z2, redisq: FakeRedisQ, esi: FakeEsi,
-              **engine: Any) -> Settings:
+              ops_port: int = 0, **engine: Any) -> Settings:
     return Settings(
+        ops={"port": ops_port},
         database={"url": f"sqlite+aiosqlite:///{tmp_path}/kw.db"},
         engine={"max_age_minutes": 0, "data_dir": str(tmp_path), **engine},
         feeds={"contact": "ops@example.org", "connect_timeout_seconds": 0.5,
@@ -57,11 +66,14 @@ def _settings(tmp_path: Path, r2z2: FakeR2Z2, redisq: FakeRedisQ, esi: FakeEsi,
     )
 
 
-async def _run_until(settings: Settings, sink: RecordingSink, done: Any) -> None:
+async def _run_until(settings: Settings, sink: RecordingSink, done: Any,
+                     while_running: Any = None) -> None:
     url = settings.database.url
     task = asyncio.create_task(run_engine(settings, url, [sink]))
     try:
         await until(lambda: done() or task.done(), within=30)
+        if while_running is not None:
+            await while_running()
         os.kill(os.getpid(), signal.SIGTERM)  # what an operator's `kill` does
         await asyncio.wait_for(task, 15)
     finally:
@@ -70,9 +82,19 @@ async def _run_until(settings: Settings, sink: RecordingSink, done: Any) -> None
 
 async def test_run_follows_both_feeds_posts_each_kill_once_and_names_players(tmp_path, servers):
     r2z2, redisq, esi = servers
-    settings = _settings(tmp_path, r2z2, redisq, esi)
+    port = _free_port()
+    settings = _settings(tmp_path, r2z2, redisq, esi, ops_port=port)
     await upgrade(settings.database.url)
     r2z2.pinned_sequence = r2z2.first_sequence  # start at the first kill published
+    seen: dict[str, Any] = {}
+
+    async def look_at_ops() -> None:
+        async with aiohttp.ClientSession() as session:
+            async with session.get(f"http://127.0.0.1:{port}/healthz") as health:
+                seen["health"] = health.status
+            async with session.get(f"http://127.0.0.1:{port}/metrics") as metrics:
+                seen["metrics"] = await metrics.text()
+
     for line in KILLS:
         r2z2.publish(line)
     redisq.publish(*KILLS)
@@ -84,7 +106,10 @@ async def test_run_follows_both_feeds_posts_each_kill_once_and_names_players(tmp
         lambda: redisq.pending == 0
         and len(sink.kills) >= 30
         and r2z2.requests_for(r2z2.head + 1) > 0,  # R2Z2 walked to the head too
+        look_at_ops,
     )
+    assert seen["health"] == 200
+    assert 'killwatch_kills_received_total{source="r2z2"}' in seen["metrics"]
 
     assert sorted(kill.id for kill in sink.kills) == sorted(line["killmail_id"] for line in KILLS)
     # The mirror's packages had no body: each was fetched from ESI by id and hash.
