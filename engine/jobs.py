@@ -108,7 +108,11 @@ class Jobs:
         except Exception as exc:
             self.failures[name] += 1
             self.last_error[name] = f"{type(exc).__name__}: {exc}"
-            log.exception("job %s failed; it runs again on schedule", name)
+            # An outside service being down is the common case and says it all in one line;
+            # the traceback is there for whoever turns on DEBUG.
+            log.error("job %s failed (%s); it runs again on schedule", name,
+                      self.last_error[name])
+            log.debug("job %s failure", name, exc_info=True)
         else:
             self.runs[name] += 1
         finally:
