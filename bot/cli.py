@@ -11,6 +11,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from bot import enrich_command, match_command, sde_command, status_command
 from bot.config import ConfigError, Settings, config_path, load_settings
 from bot.logs import setup_logging
@@ -38,6 +40,7 @@ _MORE_COMMANDS: tuple[Callable[[Subcommands], None], ...] = (
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    settings: Settings | None = None
     try:
         settings = load_settings(config_path(args.config))
         setup_logging(settings.logging.level, settings.secrets())
@@ -45,8 +48,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"killwatch: {exc}", file=sys.stderr)
         return 2
+    except (SQLAlchemyError, OSError) as exc:
+        # The driver's message can quote the connection string; the kind of failure and the
+        # URL without its password say enough to act on.
+        print(f"killwatch: the database cannot be used ({_kind(exc)}) at "
+              f"{_shown_url(settings)}: check database.url, that the server runs, and the "
+              "password (KILLWATCH_DATABASE__PASSWORD)", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
+
+
+def _kind(exc: BaseException) -> str:
+    original = getattr(exc, "orig", None)
+    return type(original if original is not None else exc).__name__
+
+
+def _shown_url(settings: Settings | None) -> str:
+    if settings is None:
+        return "the configured database"
+    try:
+        return database_url(settings).render_as_string(hide_password=True)
+    except Exception:
+        return "the configured database"
 
 
 def _parser() -> argparse.ArgumentParser:

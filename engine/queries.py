@@ -492,7 +492,12 @@ def _as_id(value: int | str) -> int | None:
     if isinstance(value, int):
         return value
     text = value.strip()
-    return int(text) if text.isdigit() else None
+    # ASCII digits only (int("²") raises), and no more than a 64-bit id column holds: a
+    # longer number is taken as a name, which then names nothing.
+    if not (text.isascii() and text.isdigit() and len(text) <= 19):
+        return None
+    number = int(text)
+    return number if number < 2**63 else None
 
 
 def _close(name: str, candidates: Sequence[str]) -> str:

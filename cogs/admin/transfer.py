@@ -144,6 +144,8 @@ def read_export(data: bytes) -> Export:
         header = msgspec.json.decode(data, type=_Header)
     except msgspec.DecodeError as exc:
         raise ImportRejected([f"The file is not a Killwatch export (not JSON: {exc})."]) from exc
+    except RecursionError:  # something nested thousands deep
+        raise ImportRejected(["The file is damaged: it is nested too deeply."]) from None
     if header.format != FORMAT:
         raise ImportRejected(
             ["The file is not a Killwatch export: /killwatch export makes one."]
@@ -156,6 +158,10 @@ def read_export(data: bytes) -> Export:
         export = msgspec.json.decode(data, type=Export)
     except msgspec.ValidationError as exc:
         raise ImportRejected([f"The file is damaged: {exc}."]) from exc
+    except RecursionError:  # a filter nested thousands deep
+        raise ImportRejected(["The file is damaged: it is nested too deeply."]) from None
+    except UnicodeDecodeError:
+        raise ImportRejected(["The file is damaged: its text is not UTF-8."]) from None
     if not export.subscriptions:
         raise ImportRejected(["The file holds no subscriptions."])
     if len(export.subscriptions) > MAX_IMPORT_SUBSCRIPTIONS:
@@ -231,7 +237,7 @@ def plan_import(
 def _channel(
     guild: discord.Guild, here: int, ref: Ref
 ) -> tuple[discord.abc.GuildChannel | discord.Thread | None, str | None]:
-    if ref.id.isdigit():
+    if _snowflake(ref.id):
         same = guild.get_channel_or_thread(int(ref.id))
         if isinstance(same, discord.abc.Messageable):
             return same, None
@@ -259,12 +265,17 @@ def _mention(
     if not mention.startswith("role:"):
         return mention, None
     role_id = mention.removeprefix("role:")
-    if role_id.isdigit() and guild.get_role(int(role_id)) is not None:
+    if _snowflake(role_id) and guild.get_role(int(role_id)) is not None:
         return mention, None
     if entry.mention_role:
         wanted = entry.mention_role.casefold()
         role = next((r for r in guild.roles if r.name.casefold() == wanted), None)
         if role is not None:
             return f"role:{role.id}", None
-    name = md(entry.mention_role or role_id)
+    name = md((entry.mention_role or role_id)[:100])
     return None, f"it mentions the role “{name}”, which this server does not have."
+
+
+def _snowflake(text: str) -> bool:
+    # A Discord id has at most 20 ASCII digits; int() of thousands of digits (or of "²") raises.
+    return text.isascii() and text.isdigit() and len(text) <= 20

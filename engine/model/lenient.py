@@ -3,6 +3,7 @@ and reject anything else with the exact reason and field."""
 
 from __future__ import annotations
 
+import reprlib
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -15,6 +16,9 @@ from engine.model.rejection import RejectReason as R
 from engine.model.wire import Parts, unix_time
 
 __all__ = ["decode"]
+
+_REPR = reprlib.Repr()
+_REPR.maxlevel, _REPR.maxstring, _REPR.maxother = 2, 40, 40
 
 
 def decode(payload: bytes | str | Mapping[str, Any], zkb: Any) -> Parts:
@@ -282,5 +286,9 @@ def _kind(value: Any) -> str:
 
 
 def _show(value: Any) -> str:
-    text = repr(value)
+    # Bounded: a hostile payload's value may be huge, deeply nested or an int too long to print.
+    try:
+        text = _REPR.repr(value)
+    except (ValueError, RecursionError):
+        text = f"a {type(value).__name__} too large to show"
     return text if len(text) <= 40 else text[:37] + "..."

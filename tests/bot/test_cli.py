@@ -157,3 +157,16 @@ def test_sigterm_stops_a_paced_run_quickly_and_cleanly(tmp_path):
     assert time.monotonic() - started < 10
     assert "SIGTERM received" in stderr
     assert "new 1," in stderr
+
+
+def test_an_unreachable_database_is_one_line_without_the_password(tmp_path):
+    env = {
+        "KILLWATCH_DATABASE__URL": "postgresql+asyncpg://killwatch@127.0.0.1:9/killwatch",
+        "KILLWATCH_DATABASE__PASSWORD": "hunter2-do-not-print",
+    }
+    for command in ("migrate", "run", "status"):
+        result = killwatch(command, cwd=tmp_path, env=env)
+        assert result.returncode == 1, command
+        assert "the database cannot be used" in result.stderr
+        assert "Traceback" not in result.stderr
+        assert "hunter2" not in result.stdout + result.stderr

@@ -1,0 +1,1 @@
+"""Reliability: crash and restart, outside failures, bad input, load (issue 9)."""
