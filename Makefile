@@ -27,6 +27,9 @@ test: $(VENV)/.installed-test
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
+chaos: $(VENV)/.installed-test
+	KILLWATCH_CHAOS=1 $(BIN)/python -m pytest -q -s tests/reliability
+
 bench: $(VENV)/.installed-run
 	$(BIN)/python -m bench.parse
 	$(BIN)/python -m bench.universe

@@ -42,7 +42,8 @@ class Battle:
     dirty: bool = False  # kills folded in since the last edit
     last_edit: float = -math.inf
     edits: int = 0
-    folded: int = 0  # deliveries answered with the summary
+    folded: int = 0  # deliveries folded into the summary
+    shown: int = 0  # of those, how many the message showed at its last successful write
 
 
 class BattleWatch:

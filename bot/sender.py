@@ -14,16 +14,16 @@
   waits out each channel's own bucket from the headers it reads;
 - a destination receiving more than `battle_threshold` kills in `battle_window` seconds gets
   one live battle summary, edited at most every `battle_edit_interval` seconds, until
-  `battle_quiet` seconds pass without a kill.
+  `battle_quiet` seconds pass without a kill; a kill folded into it is answered as sent once
+  an edit shows it (a crash before that leaves it owed, not lost).
 
-Use it as an async context manager (it owns the tasks that keep battle summaries up to date):
+Use it as an async context manager (it owns the tasks that end live battle summaries):
 ``async with DiscordSender(client, options_for) as sender: ...``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import inspect
 import logging
 import time
@@ -31,7 +31,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Final, Self
+from typing import Self
 
 import discord
 
@@ -57,8 +57,6 @@ log = logging.getLogger(__name__)
 
 OptionsFor = Callable[[int], PostOptions | Awaitable[PostOptions | None] | None]
 Target = discord.abc.Messageable
-
-_FINAL_FLUSH: Final = 5.0  # seconds given at shutdown to bring battle summaries up to date
 
 
 def _utc_now() -> datetime:
@@ -164,12 +162,8 @@ class DiscordSender:
         for task in keepers:
             task.cancel()
         await asyncio.gather(*keepers, return_exceptions=True)
-        # Kills folded since the last edit are already answered as sent: show them.
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(_FINAL_FLUSH):
-                for battle in self._watch.battles:
-                    if battle.dirty and battle.message is not None:
-                        await self._edit(battle)
+        # No last edit of live summaries: a kill folded in but not yet shown was not answered
+        # as sent, so the next start delivers it; showing it now would count it twice.
         logging.getLogger("discord.http").removeHandler(self._rate_log)
 
     def status(self) -> SenderStatus:
@@ -351,10 +345,12 @@ class DiscordSender:
             text = " ".join(t for p in pings if (t := mention_text(p)))
             if battle.nonce is None:
                 battle.nonce = nonce_for(destination, deliveries[0].kill.id, "b")
+            notice = NOTICE.format(count=battle.summary.kills)
+            showing = battle.folded
             post = Post(
                 items=(),
                 nonce=battle.nonce,
-                content="\n".join(filter(None, [text, NOTICE])),
+                content="\n".join(filter(None, [text, notice])),
                 embeds=(battle_embed(battle.summary),),
                 pings=pings,
             )
@@ -372,14 +368,45 @@ class DiscordSender:
             log.info("%s is in a big fight: posting a live summary", destination)
             self._messages += 1
             battle.dirty = False
+            battle.shown = max(battle.shown, showing)
             battle.last_edit = self._clock()
             if not battle.kept:
                 battle.kept = True
                 task = asyncio.create_task(self._keep(battle), name=f"battle:{destination}")
                 self._keepers.add(task)
                 task.add_done_callback(self._keepers.discard)
+        refused = await self._until_shown(battle, ids)
+        if refused is not None:
+            return [refused]
+        assert battle.message is not None
         self._folded += len(ids)
         return [Sent(ids, battle.message.id)]
+
+    async def _until_shown(self, battle: Battle, ids: tuple[int, ...]) -> Outcome | None:
+        """Wait (at most an edit interval, edits stay that far apart) until the summary as
+        Discord shows it counts every kill folded so far; None once it does, else the outcome
+        for `ids`. A kill is answered sent only once it shows: answered at the fold, a crash
+        before the next edit would lose it (sent in the store, shown nowhere)."""
+        destination = battle.destination
+        wanted = battle.folded
+        while battle.shown < wanted:
+            lost = self._lost.pop(destination, None)
+            if lost is not None:  # the keeper's edit found the destination gone
+                return self._answer(destination, Verdict("gone", lost), ids)
+            if battle.message is None:  # deleted meanwhile: the next send posts a new one
+                return self._answer(
+                    destination, Verdict("retry", "the live summary was deleted"), ids
+                )
+            wait = battle.last_edit + self._edit_interval - self._clock()
+            if wait > 0:
+                await self._sleep(wait)
+                continue
+            refused = await self._edit(battle)
+            if refused is not None:
+                if refused.kind == "gone":
+                    self._lost.pop(destination, None)  # told now, with these kills
+                return self._answer(destination, refused, ids)
+        return None
 
     async def _due_pings(
         self, destination: str, deliveries: Sequence[Delivery]
@@ -395,23 +422,17 @@ class DiscordSender:
         return tuple(due)
 
     async def _keep(self, battle: Battle) -> None:
-        """Bring the summary up to date at most every edit interval; end the battle mode
-        once no kill came for the quiet period."""
+        """End the battle mode once no kill came for the quiet period. (Each fold brings the
+        summary up to date itself, before its kills are answered as sent.)"""
         try:
             while self._watch.battle(battle.destination) is battle:
-                if battle.dirty and battle.message is not None:
-                    wait = battle.last_edit + self._edit_interval - self._clock()
-                    if wait <= 0:
-                        await self._edit(battle)
-                        continue
-                else:
-                    wait = self._watch.quiet - self._watch.quiet_since(battle)
-                    if wait <= 0:
-                        # Ended first: a kill arriving meanwhile is posted on its own.
-                        self._watch.end(battle)
-                        log.info("%s is quiet again: back to single posts", battle.destination)
-                        await self._edit(battle, OVER.format(count=battle.summary.kills))
-                        return
+                wait = self._watch.quiet - self._watch.quiet_since(battle)
+                if wait <= 0:
+                    # Ended first: a kill arriving meanwhile is posted on its own.
+                    self._watch.end(battle)
+                    log.info("%s is quiet again: back to single posts", battle.destination)
+                    await self._edit(battle, OVER.format(count=battle.summary.kills))
+                    return
                 await self._sleep(min(wait, self._tick))
         except asyncio.CancelledError:
             raise
@@ -419,10 +440,12 @@ class DiscordSender:
             log.exception("the live summary of %s stopped", battle.destination)
             self._watch.end(battle)
 
-    async def _edit(self, battle: Battle, content: str | None = None) -> None:
+    async def _edit(self, battle: Battle, content: str | None = None) -> Verdict | None:
+        """Bring the summary up to date; the verdict if Discord would not."""
         message = battle.message
         if message is None:
-            return
+            return None
+        showing = battle.folded
         battle.dirty = False
         battle.last_edit = self._clock()
         await self._budget.take()
@@ -447,7 +470,8 @@ class DiscordSender:
                 battle.message = None
                 battle.nonce = nonce_for(battle.destination, battle.summary.kills, "r")
                 battle.dirty = True
-            elif found.kind == "gone":
+                return Verdict("retry", "the live summary was deleted")
+            if found.kind == "gone":
                 self._lost[battle.destination] = found.reason
                 self._watch.end(battle)
             elif found.kind == "retry":
@@ -456,6 +480,8 @@ class DiscordSender:
             else:
                 log.error("Discord refused the summary of %s: %s", battle.destination,
                           found.reason)
-            return
+            return found
+        battle.shown = max(battle.shown, showing)
         battle.edits += 1
         self._edits += 1
+        return None
