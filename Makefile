@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench chaos clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Killwatch needs Python 3.11 or newer")'
@@ -28,7 +28,7 @@ test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest
 
 chaos: $(VENV)/.installed-test
-	KILLWATCH_CHAOS=1 $(BIN)/python -m pytest -q -s tests/reliability
+	KILLWATCH_CHAOS=1 KILLWATCH_FUZZ_EXAMPLES=100000 $(BIN)/python -m pytest -q -s tests/reliability
 
 bench: $(VENV)/.installed-run
 	$(BIN)/python -m bench.parse
