@@ -16,11 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import threading
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
-from concurrent.futures import Future
-from types import TracebackType
-from typing import Any, Self, TypeVar
+from collections.abc import AsyncIterator, Iterator
+from typing import TypeVar
 
 import discord
 import discord.gateway
@@ -29,6 +26,7 @@ import pytest
 import yarl
 
 from tests.fakes.discord import FakeDiscord
+from tests.fakes.threaded import FakeThread
 
 __all__ = ["FakeDiscordThread", "discord_pointed_at", "patch_discord", "running_bot"]
 
@@ -101,7 +99,7 @@ async def running_bot(
             raise RuntimeError("the bot failed while running") from task.exception()
 
 
-class FakeDiscordThread:
+class FakeDiscordThread(FakeThread[FakeDiscord]):
     """A `FakeDiscord` served from its own thread and event loop.
 
     `with FakeDiscordThread(FakeDiscord(guilds=...)) as served:` then hand
@@ -112,63 +110,4 @@ class FakeDiscordThread:
     """
 
     def __init__(self, fake: FakeDiscord) -> None:
-        self.fake = fake
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._stop: asyncio.Event | None = None
-
-    def __enter__(self) -> Self:
-        started: Future[None] = Future()
-        self._thread = threading.Thread(
-            target=asyncio.run, args=(self._serve(started),), name="fake-discord", daemon=True
-        )
-        self._thread.start()
-        started.result(timeout=10)
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if self._loop is not None and self._stop is not None:
-            self._loop.call_soon_threadsafe(self._stop.set)
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-
-    async def _serve(self, started: Future[None]) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._stop = asyncio.Event()
-        try:
-            async with self.fake:
-                started.set_result(None)
-                await self._stop.wait()
-        except BaseException as error:
-            if not started.done():
-                started.set_exception(error)
-            raise
-
-    def run(self, coro: Coroutine[Any, Any, T], *, within: float = 10.0) -> T:
-        """Run a coroutine on the fake's loop, from any other thread; its result."""
-        assert self._loop is not None
-        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout=within)
-
-    async def arun(self, coro: Coroutine[Any, Any, T]) -> T:
-        """`run`, awaited from another event loop."""
-        assert self._loop is not None
-        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, self._loop))
-
-    def call(self, fn: Callable[[], T], *, within: float = 10.0) -> T:
-        """Run a plain function on the fake's loop (so it sees a consistent state)."""
-
-        async def wrapper() -> T:
-            return fn()
-
-        return self.run(wrapper(), within=within)
-
-    async def acall(self, fn: Callable[[], T]) -> T:
-        async def wrapper() -> T:
-            return fn()
-
-        return await self.arun(wrapper())
+        super().__init__(fake, name="fake-discord")

@@ -83,3 +83,15 @@ class FakeThread(Generic[FakeT]):
             return fn()
 
         return self.run(wrapper(), within=within)
+
+    async def arun(self, coro: Coroutine[Any, Any, T]) -> T:
+        """`run`, awaited from another event loop."""
+        return await asyncio.wrap_future(self.submit(coro))
+
+    async def acall(self, fn: Callable[[], T]) -> T:
+        """`call`, awaited from another event loop."""
+
+        async def wrapper() -> T:
+            return fn()
+
+        return await self.arun(wrapper())
