@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Protocol, Self
 
-from engine.sources.status import SourceStatus
+from engine.sources.status import SourceCounters, SourceStatus
 
-__all__ = ["Cursor", "RawKill", "Source"]
+__all__ = ["Cursor", "LiveFeed", "RawKill", "Source"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,3 +56,30 @@ class Source(Protocol):
     def status(self) -> SourceStatus:
         """Where the feed is and how it is doing, for `killwatch status` and health checks."""
         ...
+
+
+class LiveFeed:
+    """What every network feed shares: it is opened with ``async with`` and reports status.
+
+    The HTTP session belongs to whoever passed it in, so opening holds nothing; subclasses
+    set ``self._counters`` and check ``self._open`` before iterating.
+    """
+
+    _counters: SourceCounters
+    _open: bool = False
+
+    async def __aenter__(self) -> Self:
+        self._open = True
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._open = False
+        self._counters.disconnected()
+
+    def status(self) -> SourceStatus:
+        return self._counters.snapshot()

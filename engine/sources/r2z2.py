@@ -28,13 +28,11 @@ import random
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from types import TracebackType
-from typing import Self
 
 import aiohttp
 import msgspec
 
-from engine.sources.base import Cursor, RawKill
+from engine.sources.base import Cursor, LiveFeed, RawKill
 from engine.sources.http import (
     Backoff,
     Clock,
@@ -45,7 +43,7 @@ from engine.sources.http import (
     rate_limited,
     real_clock,
 )
-from engine.sources.status import SourceCounters, SourceStatus
+from engine.sources.status import SourceCounters
 
 __all__ = ["DEFAULT_R2Z2_URL", "R2Z2Source", "cursor_key"]
 
@@ -89,7 +87,7 @@ class _Missing:
 _MISSING = _Missing()
 
 
-class R2Z2Source:
+class R2Z2Source(LiveFeed):
     def __init__(
         self,
         session: aiohttp.ClientSession,
@@ -132,24 +130,6 @@ class R2Z2Source:
         self._counters = SourceCounters(name, "r2z2")
         self._head: int | None = None  # the highest sequence known to be published
         self._gap_start: int | None = None
-        self._open = False
-
-    async def __aenter__(self) -> Self:
-        self._open = True
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        # The session belongs to whoever passed it in; nothing else is held between requests.
-        self._open = False
-        self._counters.disconnected()
-
-    def status(self) -> SourceStatus:
-        return self._counters.snapshot()
 
     async def kills(self) -> AsyncIterator[RawKill]:
         if not self._open:

@@ -21,13 +21,12 @@ import re
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import datetime
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import aiohttp
 import orjson
 
-from engine.sources.base import RawKill
+from engine.sources.base import LiveFeed, RawKill
 from engine.sources.http import (
     Backoff,
     Clock,
@@ -37,7 +36,7 @@ from engine.sources.http import (
     rate_limited,
     real_clock,
 )
-from engine.sources.status import SourceCounters, SourceStatus, now_utc
+from engine.sources.status import SourceCounters, now_utc
 
 __all__ = ["FetchKillmail", "RedisQSource"]
 
@@ -53,7 +52,7 @@ _REMEMBERED = 4096  # recent killIDs kept to drop a package the queue hands out 
 
 
 
-class RedisQSource:
+class RedisQSource(LiveFeed):
     def __init__(
         self,
         session: aiohttp.ClientSession,
@@ -98,25 +97,7 @@ class RedisQSource:
         self._rand = rand
         self._counters = SourceCounters(name, "redisq", wall)
         self._seen: OrderedDict[int, None] = OrderedDict()
-        self._open = False
         self._iterating = False
-
-    async def __aenter__(self) -> Self:
-        self._open = True
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        # The session belongs to whoever passed it in; nothing else is held between polls.
-        self._open = False
-        self._counters.disconnected()
-
-    def status(self) -> SourceStatus:
-        return self._counters.snapshot()
 
     async def kills(self) -> AsyncIterator[RawKill]:
         if not self._open:

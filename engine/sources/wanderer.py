@@ -27,13 +27,12 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import aiohttp
 import orjson
 
-from engine.sources.base import Cursor, RawKill
+from engine.sources.base import Cursor, LiveFeed, RawKill
 from engine.sources.http import (
     Backoff,
     Clock,
@@ -44,7 +43,7 @@ from engine.sources.http import (
     retry_after,
 )
 from engine.sources.sse import SSEEvent, SSEParser
-from engine.sources.status import SourceCounters, SourceStatus, now_utc
+from engine.sources.status import SourceCounters, now_utc
 
 __all__ = ["DEFAULT_TIMEOUTS", "WandererSource", "cursor_key", "wanderer_payload"]
 
@@ -65,7 +64,7 @@ def cursor_key(name: str) -> str:
 
 
 
-class WandererSource:
+class WandererSource(LiveFeed):
     def __init__(
         self,
         session: aiohttp.ClientSession,
@@ -108,29 +107,11 @@ class WandererSource:
         self._counters = SourceCounters(name, "wanderer", wall)
         self._counters.last_position = self._last_event_id
         self._recent: OrderedDict[int, int] = OrderedDict()  # killmail_id -> payload digest
-        self._open = False
         self._iterating = False
-
-    async def __aenter__(self) -> Self:
-        self._open = True
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        # The session is the caller's; an open stream is closed when kills() is closed.
-        self._open = False
-        self._counters.disconnected()
 
     @property
     def last_event_id(self) -> str | None:
         return self._last_event_id
-
-    def status(self) -> SourceStatus:
-        return self._counters.snapshot()
 
     async def kills(self) -> AsyncIterator[RawKill]:
         if not self._open:
