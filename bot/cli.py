@@ -43,7 +43,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings: Settings | None = None
     try:
         settings = load_settings(config_path(args.config))
-        setup_logging(settings.logging.level, settings.secrets())
+        setup_logging(settings.logging.level, settings.secrets(),
+                      log_format=settings.logging.format, kills=settings.logging.kills)
         return int(args.handler(args, settings))
     except ConfigError as exc:
         print(f"killwatch: {exc}", file=sys.stderr)

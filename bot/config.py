@@ -172,6 +172,8 @@ class OpsSettings(_Section):
 
 class LoggingSettings(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["text", "keyvalue", "json"] = "text"
+    kills: bool = False
 
 
 class Settings(BaseSettings):

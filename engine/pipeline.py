@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -42,9 +43,14 @@ from engine.store.outbox import OutboxEntry, OutboxRepository, Owed
 from engine.store.records import StoredKill
 from engine.store.repositories import KillmailRepository, StateRepository, utc_now
 
-__all__ = ["Engine", "NameLookup", "PipelineObserver"]
+__all__ = ["KILLS_LOGGER", "Engine", "NameLookup", "PipelineObserver"]
+
+# One line per stored kill, on a logger of its own that stays quiet unless asked for
+# (`[logging] kills`): at zKillboard's volume it would drown every other line.
+KILLS_LOGGER: Final = "killwatch.kills"
 
 log = logging.getLogger(__name__)
+kill_log = logging.getLogger(KILLS_LOGGER)
 
 
 class _Done:
@@ -361,6 +367,7 @@ class Engine:
         new_ids, owed = await self._store(records, fresh, republished, list(cursors.values()))
         if owed and self._dispatcher is not None:
             self._dispatcher.submit(owed)
+        posts = Counter(entry.killmail_id for entry, _ in owed)
         for (kill, _), record in zip(fresh, records, strict=True):
             self._recent.add(kill.id)
             if kill.id not in new_ids:
@@ -368,6 +375,14 @@ class Engine:
                 continue
             new_ids.discard(kill.id)  # the same kill twice in one batch goes out once
             self.stats.stored += 1
+            if kill_log.isEnabledFor(logging.INFO):
+                kill_log.info(
+                    "killmail %d stored from %s: %d posts owed%s", kill.id, flow.source,
+                    posts[kill.id], " (older than the max age)" if record.too_old else "",
+                    extra={"killmail_id": kill.id, "source": flow.source,
+                           "system_id": kill.killmail.solar_system_id, "value": kill.value,
+                           "posts": posts[kill.id], "too_old": record.too_old},
+                )
             if record.too_old:
                 self.stats.too_old += 1
                 log.debug("killmail %s is older than the max age: stored, not posted", kill.id)

@@ -204,3 +204,21 @@ async def test_rejected_lines_still_advance_the_cursor(enricher, database):
     assert engine.stats.rejected == Counter({"invalid_json": 1, "empty_package": 1})
     async with database.session() as session:
         assert await StateRepository(session).get("feed:endless") == "2"
+
+
+async def test_each_stored_kill_gets_one_line_on_the_kills_logger(
+    enricher, database, data_dir, caplog
+):
+    from engine.pipeline import KILLS_LOGGER
+
+    source = ReplaySource(data_dir / "killmails.jsonl")
+    caplog.set_level("INFO", logger=KILLS_LOGGER)
+    async with _engine([source], enricher, database, RecordingSink()) as engine:
+        await engine.wait()
+    lines = [r for r in caplog.records if r.name == KILLS_LOGGER]
+    assert len(lines) == engine.stats.stored
+    first = lines[0]
+    assert first.getMessage().startswith(f"killmail {first.killmail_id} stored from ")
+    assert first.posts == 0
+    assert first.too_old is False
+    assert isinstance(first.system_id, int)
