@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot import enrich_command, match_command, sde_command, status_command
+from bot import enrich_command, health_command, match_command, sde_command, status_command
 from bot.config import ConfigError, Settings, config_path, load_settings
 from bot.logs import setup_logging
 from bot.runtime import database_url, run_engine
@@ -32,6 +32,7 @@ if TYPE_CHECKING:  # not subscriptable at run time before Python 3.12
     Subcommands = argparse._SubParsersAction[argparse.ArgumentParser]
 _MORE_COMMANDS: tuple[Callable[[Subcommands], None], ...] = (
     enrich_command.register,
+    health_command.register,
     match_command.register,
     sde_command.register,
     status_command.register,

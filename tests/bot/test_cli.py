@@ -37,7 +37,7 @@ def _env(extra: dict[str, str] | None) -> dict[str, str]:
     return env
 
 
-@pytest.mark.parametrize("command", ["run", "replay", "migrate", "check-config"])
+@pytest.mark.parametrize("command", ["run", "replay", "migrate", "check-config", "health"])
 def test_every_subcommand_explains_itself(tmp_path, command):
     result = killwatch(command, "--help", cwd=tmp_path)
     assert result.returncode == 0
@@ -170,3 +170,73 @@ def test_an_unreachable_database_is_one_line_without_the_password(tmp_path):
         assert "the database cannot be used" in result.stderr
         assert "Traceback" not in result.stderr
         assert "hunter2" not in result.stdout + result.stderr
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _running(tmp_path: Path, env: dict[str, str], first_line: str) -> subprocess.Popen[str]:
+    assert killwatch("migrate", cwd=tmp_path, env=env).returncode == 0
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", "run"], cwd=tmp_path, env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    assert process.stderr is not None
+    while first_line not in (line := process.stderr.readline()):
+        assert line, "killwatch run ended early"
+    return process
+
+
+def _stop(process: subprocess.Popen[str]) -> None:
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.communicate(timeout=15)
+    finally:
+        process.kill()
+
+
+def test_health_asks_the_running_process_on_the_configured_port(tmp_path):
+    port = _free_port()
+    (tmp_path / "config.toml").write_text(
+        '[[sources]]\nkind = "replay"\nspeed = 0.001\nmax_gap_seconds = 30\n'
+        f'[ops]\nhost = "0.0.0.0"\nport = {port}\n'
+    )
+    env = _env(None)
+    process = _running(tmp_path, env, "health and metrics on")
+    try:
+        healthy = killwatch("health", cwd=tmp_path, env=env)
+    finally:
+        _stop(process)
+    assert (healthy.returncode, healthy.stdout) == (0, "healthy\n")
+    gone = killwatch("health", "--timeout", "2", cwd=tmp_path, env=env)
+    assert gone.returncode == 1
+    assert gone.stdout.startswith(f"unhealthy: http://127.0.0.1:{port}/healthz did not answer")
+
+
+def test_health_says_why_a_process_with_a_dead_feed_is_unhealthy(tmp_path):
+    port = _free_port()
+    (tmp_path / "config.toml").write_text(
+        '[feeds]\nconnect_timeout_seconds = 0.5\n'
+        f'[ops]\nport = {port}\nfeed_stale_minutes = 0.01\n'
+    )
+    env = _env({"KILLWATCH_SOURCES": '[{"kind": "r2z2", "url": "http://127.0.0.1:9/ephemeral"}]'})
+    process = _running(tmp_path, env, "retrying in")
+    try:
+        time.sleep(1)  # past the 0.6 s staleness limit, so the verdict cannot be "healthy"
+        verdict = killwatch("health", cwd=tmp_path, env=env)
+    finally:
+        _stop(process)
+    assert verdict.returncode == 1
+    assert verdict.stdout.startswith("unhealthy: ")
+    assert "r2z2" in verdict.stdout
+
+
+def test_health_with_the_endpoint_off_says_how_to_turn_it_on(tmp_path):
+    result = killwatch("health", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "[ops] port = 0" in result.stderr
