@@ -11,11 +11,11 @@ Bounds, so that a query costs the same on a store of a million kills:
 
 - by place, time or value the store's indexes answer (``killmail_time``,
   ``(solar_system_id, killmail_time)``, ``value``);
-- a participant has no column: its kills are found by scanning bodies (filtered inside the
-  database, see :mod:`engine.store.queries`) of at most :data:`ENTITY_SCAN` newest kills and
-  never older than :data:`ENTITY_WINDOW` for ``recent``, or the asked period (at most
-  :data:`MAX_INTEL_PERIOD`) for ``intel``; :class:`Window` says whether the period was covered
-  in full;
+- a participant's kills come from the participants index (``kill_participants``, see
+  :mod:`engine.store.queries`), never older than :data:`ENTITY_WINDOW` for ``recent``; for
+  ``intel`` the asked period (at most :data:`MAX_INTEL_PERIOD`), cut to the participant's
+  newest :data:`ENTITY_SCAN` kills, so that decoding and counting stay bounded;
+  :class:`Window` says whether the period was covered in full;
 - a system's intel counts at most :data:`SYSTEM_SCAN` kills, a battle :data:`BATTLE_SCAN`.
 
 Decoding, enriching and counting run in a worker thread (``asyncio.to_thread``).
@@ -28,7 +28,7 @@ import difflib
 import logging
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Final, Literal, Protocol, TypeAlias
 
 import msgspec
@@ -52,7 +52,7 @@ from engine.store.database import Database
 from engine.store.lookups import NamesRepository
 from engine.store.queries import KillBody, KillQueryRepository, NameMatch
 from engine.store.repositories import Clock, utc_now
-from engine.tallies import EntityCounts, EntityKind, SystemCounts, clusters, mentions
+from engine.tallies import EntityCounts, EntityKind, SystemCounts, clusters
 
 __all__ = [
     "BATTLE_SCAN",
@@ -100,7 +100,6 @@ MAX_BATTLE_HOURS: Final = 24
 FIGHT_GAP: Final = timedelta(minutes=20)
 TOP: Final = 5  # rows of each "most ..." list
 RECENT_IN_SYSTEM: Final = 5
-_PAGE: Final = 200  # candidate bodies per read when scanning for a participant
 _KINDS: Final[tuple[EntityKind, ...]] = ("character", "corporation", "alliance")
 
 _decode = msgspec.json.Decoder(Killmail)
@@ -149,8 +148,8 @@ class Queries:
         limit: int = 10,
     ) -> list[EnrichedKill]:
         """The newest stored kills, newest first: anywhere, in a system or a region, and/or
-        with a character, corporation or alliance on them (found among the newest
-        :data:`ENTITY_SCAN` kills of the last :data:`ENTITY_WINDOW`)."""
+        with a character, corporation or alliance on them (within the last
+        :data:`ENTITY_WINDOW`)."""
         _check_limit(limit)
         systems = self._place_filter(system, region)
         if entity is None:
@@ -192,10 +191,11 @@ class Queries:
         since = until - period
         async with self._database.session() as session:
             repo = KillQueryRepository(session)
-            floor = await repo.floor(since, ENTITY_SCAN)
-            start = since if floor is None else max(since, floor)
+            # The bound counts the participant's own kills (the index finds them wherever
+            # they are), so a quiet pilot's month is covered in full however busy the feed.
+            rows = await repo.newest(ENTITY_SCAN, since=since, mentioning=[who.id])
+            start = since if len(rows) < ENTITY_SCAN else rows[-1].killmail_time
             stored = await repo.count(start)
-            rows = await repo.newest(None, since=start, mentioning=[who.id])
         counts = await asyncio.to_thread(self._count_entity, who, rows)
         window = Window(since, until, start, stored)
         return EntityIntel(
@@ -416,31 +416,18 @@ class Queries:
         self, ids: frozenset[int], systems: Sequence[int] | None, limit: int
     ) -> list[EnrichedKill]:
         since = self._clock() - ENTITY_WINDOW
-        found: list[EnrichedKill] = []
         async with self._database.session() as session:
-            repo = KillQueryRepository(session)
-            floor = await repo.floor(since, ENTITY_SCAN, systems=systems)
-            start = since if floor is None else max(since, floor)
-            before: tuple[datetime, int] | None = None
-            while len(found) < limit:
-                page = await repo.newest(
-                    _PAGE, since=start, systems=systems, before=before, mentioning=ids
-                )
-                found += await asyncio.to_thread(self._revive, page, ids)
-                if len(page) < _PAGE:
-                    break
-                before = (page[-1].killmail_time, page[-1].killmail_id)
-        return found[:limit]
+            rows = await KillQueryRepository(session).newest(
+                limit, since=since, systems=systems, mentioning=ids
+            )
+        return await asyncio.to_thread(self._revive, rows)
 
-    def _revive(
-        self, rows: Iterable[KillBody], only: frozenset[int] | None = None
-    ) -> list[EnrichedKill]:
-        """Rows enriched again, in their order; with ``only``, just those kills one of those
-        ids took part in (the body filter can match a number elsewhere)."""
+    def _revive(self, rows: Iterable[KillBody]) -> list[EnrichedKill]:
+        """Rows enriched again, in their order."""
         kills: list[EnrichedKill] = []
         for row in rows:
             killmail = _read(row)
-            if killmail is None or (only is not None and not mentions(killmail, only)):
+            if killmail is None:
                 continue
             kill = self._enricher.enrich(killmail)
             if row.value is not None and kill.value != row.value:

@@ -31,7 +31,6 @@ __all__ = [
     "SystemCounts",
     "clusters",
     "involvement",
-    "mentions",
 ]
 
 EntityKind: TypeAlias = Literal["character", "corporation", "alliance"]
@@ -54,15 +53,6 @@ def involvement(killmail: Killmail, kind: EntityKind, entity_id: int) -> tuple[b
     victim."""
     killed = any(_is(a, kind, entity_id) for a in killmail.attackers)
     return killed, _is(killmail.victim, kind, entity_id)
-
-
-def mentions(killmail: Killmail, ids: frozenset[int]) -> bool:
-    """Whether any character, corporation or alliance on the killmail is one of ``ids``."""
-    parties: list[Victim | Attacker] = [killmail.victim, *killmail.attackers]
-    return any(
-        party.character_id in ids or party.corporation_id in ids or party.alliance_id in ids
-        for party in parties
-    )
 
 
 @dataclass(slots=True)

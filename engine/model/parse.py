@@ -22,7 +22,7 @@ from typing import Any
 import msgspec
 
 from engine.model import lenient, wire
-from engine.model.killmail import Killmail, Victim, Zkb
+from engine.model.killmail import Attacker, Killmail, Victim, Zkb
 from engine.model.rejection import KillmailRejected
 from engine.model.rejection import RejectReason as R
 
@@ -80,6 +80,7 @@ def _assemble(p: wire.Parts) -> Killmail:
     _check_id(p.system_id, R.INVALID_SYSTEM, "solar_system_id", _SMALL_MAX)
     _check_victim(p.victim, killmail_id)
     assert p.victim is not None
+    _check_parties(p.victim, p.attackers)
     _check_zkb(p.zkb)
     return Killmail(
         killmail_id,
@@ -121,6 +122,21 @@ def _check_victim(victim: Victim | None, killmail_id: int) -> None:
         level = tuple(child for item in level if item.items for child in item.items)
     if level:
         raise KillmailRejected(R.INVALID_ITEMS, f"items nest deeper than {_ITEM_DEPTH}")
+
+
+def _check_parties(victim: Victim, attackers: tuple[Attacker, ...]) -> None:
+    """Entity ids the store indexes (as 64-bit integers) must fit; anything beyond is no id
+    CCP hands out."""
+    for reason, where, party in (
+        (R.INVALID_VICTIM, "victim", victim),
+        *((R.INVALID_ATTACKERS, "attacker", a) for a in attackers),
+    ):
+        for field in ("character_id", "corporation_id", "alliance_id", "faction_id"):
+            value = getattr(party, field)
+            if value is not None and not 0 <= value <= _ID_MAX:
+                raise KillmailRejected(
+                    reason, f"{where}.{field} is out of range: {_number(value)}"
+                )
 
 
 def _check_zkb(zkb: Zkb | None) -> None:

@@ -3,10 +3,10 @@
 Like :mod:`engine.store.repositories`, a repository here takes a session, never commits and
 returns plain records (:class:`KillBody`), never ORM rows.
 
-A participant (a character, corporation or alliance) has no column of its own: who took part is
-in the stored body. :meth:`KillQueryRepository.newest` with ``mentioning`` filters inside the
-database on the body's bytes (``"..._id":<id>,`` or ``}``), so only candidate bodies travel;
-the caller decodes them and checks the ids exactly (a value elsewhere in the body could match).
+Who took part in a kill is indexed in ``kill_participants`` (one row per entity per kill,
+written with the kill): :meth:`KillQueryRepository.newest` with ``mentioning`` reads a range of
+its (entity_id, killmail_time, killmail_id) index and joins the kills' rows by key, so the
+kills of an entity cost what it has, not what the store holds, and no body is searched.
 """
 
 from __future__ import annotations
@@ -14,20 +14,20 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final, TypeAlias
+from typing import Final, TypeAlias
 
-from sqlalchemy import Boolean, ColumnElement, LargeBinary, Select, and_, func, literal, or_, select
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy.orm import InstrumentedAttribute
 
-from engine.store.tables import KillmailRow, NameRow
+from engine.store.tables import KillmailRow, KillParticipantRow, NameRow
 
-__all__ = ["MAX_SYSTEMS", "KillBody", "KillQueryRepository", "NameMatch", "body_needles"]
+__all__ = ["MAX_ENTITIES", "MAX_SYSTEMS", "KillBody", "KillQueryRepository", "NameMatch"]
 
 # Far below both drivers' bound-parameter limits; the largest region has about 120 systems.
 MAX_SYSTEMS: Final = 2000
+# One query per entity: a name matches a handful of them, never this many.
+MAX_ENTITIES: Final = 50
 _TEXT: Final = 255
 
 _BodyRows: TypeAlias = Select[int, datetime, int, float | None, bytes | None]
@@ -53,42 +53,6 @@ class NameMatch:
     category: str | None
 
 
-class _BytesContain(FunctionElement[bool]):
-    """``haystack`` contains ``needle``, both binary: instr() on SQLite, position() on
-    PostgreSQL (neither spelling works on the other)."""
-
-    type = Boolean()
-    inherit_cache = True
-    name = "bytes_contain"
-
-
-@compiles(_BytesContain, "sqlite")
-def _contain_sqlite(element: _BytesContain, compiler: SQLCompiler, **kw: Any) -> str:
-    haystack, needle = list(element.clauses)
-    return f"(instr({compiler.process(haystack, **kw)}, {compiler.process(needle, **kw)}) > 0)"
-
-
-@compiles(_BytesContain, "postgresql")
-def _contain_postgresql(element: _BytesContain, compiler: SQLCompiler, **kw: Any) -> str:
-    haystack, needle = list(element.clauses)
-    return (
-        f"(position({compiler.process(needle, **kw)} IN {compiler.process(haystack, **kw)}) > 0)"
-    )
-
-
-def body_needles(entity_id: int) -> tuple[bytes, bytes]:
-    """What a stored body holds where ``entity_id`` is a character, corporation or alliance
-    id: msgspec writes ``"character_id":123,`` (or ``}`` after a struct's last field)."""
-    return (b'_id":%d,' % entity_id, b'_id":%d}' % entity_id)
-
-
-def _mentions(ids: Collection[int]) -> ColumnElement[bool]:
-    needles = [needle for entity_id in sorted(set(ids)) for needle in body_needles(entity_id)]
-    return or_(
-        *(_BytesContain(KillmailRow.body, literal(n, LargeBinary())) for n in needles)
-    )
-
-
 class KillQueryRepository:
     """Stored kills by time, place, value and participant; only kills stored with a body."""
 
@@ -106,27 +70,74 @@ class KillQueryRepository:
     ) -> list[KillBody]:
         """Kills newest first (ties by id, descending), at or after ``since``, in ``systems``,
         strictly older than the ``before`` (time, id) position (the last one of a previous
-        page), whose body mentions one of ``mentioning``; at most ``limit`` (None: all)."""
+        page), that one of ``mentioning`` (character, corporation, alliance or faction ids)
+        took part in; at most ``limit`` (None: all)."""
+        if limit is not None:
+            _checked_limit(limit)
+        if mentioning:
+            ids = sorted(set(mentioning))
+            if len(ids) > MAX_ENTITIES:
+                raise ValueError(f"at most {MAX_ENTITIES} entities per query, got {len(ids)}")
+            return await self._mentioning(ids, limit, since, systems, before)
         statement = self._bodies(since, systems)
         if before is not None:
-            moment, killmail_id = before
             statement = statement.where(
-                or_(
-                    KillmailRow.killmail_time < moment,
-                    and_(
-                        KillmailRow.killmail_time == moment,
-                        KillmailRow.killmail_id < killmail_id,
-                    ),
-                )
+                _older(KillmailRow.killmail_time, KillmailRow.killmail_id, before)
             )
-        if mentioning:
-            statement = statement.where(_mentions(mentioning))
         statement = statement.order_by(
             KillmailRow.killmail_time.desc(), KillmailRow.killmail_id.desc()
         )
         if limit is not None:
-            statement = statement.limit(_checked_limit(limit))
+            statement = statement.limit(limit)
         return await self._run(statement)
+
+    async def _mentioning(
+        self,
+        ids: Sequence[int],
+        limit: int | None,
+        since: datetime | None,
+        systems: Collection[int] | None,
+        before: tuple[datetime, int] | None,
+    ) -> list[KillBody]:
+        # One index range per entity, merged here: `entity_id IN (...)` would give up the
+        # index order and sort every kill of a busy alliance to return its newest ten.
+        found: dict[int, KillBody] = {}
+        for entity_id in ids:
+            for kill in await self._run(self._of(entity_id, limit, since, systems, before)):
+                found.setdefault(kill.killmail_id, kill)
+        kills = sorted(found.values(), key=lambda k: (k.killmail_time, k.killmail_id))
+        kills.reverse()
+        return kills if limit is None else kills[:limit]
+
+    @staticmethod
+    def _of(
+        entity_id: int,
+        limit: int | None,
+        since: datetime | None,
+        systems: Collection[int] | None,
+        before: tuple[datetime, int] | None,
+    ) -> _BodyRows:
+        party = KillParticipantRow
+        statement = (
+            select(
+                KillmailRow.killmail_id,
+                party.killmail_time,
+                KillmailRow.solar_system_id,
+                KillmailRow.value,
+                KillmailRow.body,
+            )
+            .select_from(party)
+            .join(KillmailRow, KillmailRow.killmail_id == party.killmail_id)
+            .where(party.entity_id == entity_id, KillmailRow.body.is_not(None))
+        )
+        if since is not None:
+            statement = statement.where(party.killmail_time >= since)
+        if systems is not None:
+            statement = statement.where(KillmailRow.solar_system_id.in_(_checked(systems)))
+        if before is not None:
+            statement = statement.where(_older(party.killmail_time, party.killmail_id, before))
+        statement = statement.order_by(party.killmail_time.desc(), party.killmail_id.desc())
+        return statement if limit is None else statement.limit(limit)
 
     async def most_valuable(
         self, since: datetime, limit: int, *, systems: Collection[int] | None = None
@@ -228,6 +239,20 @@ class KillQueryRepository:
             for killmail_id, when, system_id, value, body in result
             if body is not None
         ]
+
+
+def _older(
+    time: InstrumentedAttribute[datetime],
+    killmail_id: InstrumentedAttribute[int],
+    before: tuple[datetime, int],
+) -> ColumnElement[bool]:
+    moment, last_id = before
+    # The first term repeats what the OR implies so that both planners start the index
+    # range at `moment` instead of filtering from the newest kill down on every page.
+    return and_(
+        time <= moment,
+        or_(time < moment, and_(time == moment, killmail_id < last_id)),
+    )
 
 
 def _checked(systems: Collection[int]) -> Sequence[int]:

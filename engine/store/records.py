@@ -4,9 +4,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal, TypeAlias
 
-__all__ = ["StoredKill", "StoredSubscription"]
+__all__ = ["Participant", "ParticipantRole", "StoredKill", "StoredSubscription"]
+
+# "both" when the entity is on both sides of one kill (an awox, a corporation shooting its own).
+ParticipantRole: TypeAlias = Literal["attacker", "victim", "both"]
+
+
+@dataclass(frozen=True, slots=True)
+class Participant:
+    """A character, corporation, alliance or faction on a kill, and on which side."""
+
+    entity_id: int
+    role: ParticipantRole
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +38,9 @@ class StoredKill:
     source: str | None = None  # the feed that delivered it first
     sequence_id: int | None = None  # its R2Z2 sequence, when it came from R2Z2
     body: bytes | None = None  # the parsed killmail as JSON, to enrich it again later
+    # Who took part, one per entity (see engine.store.participants): indexed so that a
+    # participant's kills are found without reading bodies.
+    participants: tuple[Participant, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

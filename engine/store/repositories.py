@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.schema import Table
 
 from engine.store.records import StoredKill
-from engine.store.tables import KillmailRow, StateRow
+from engine.store.tables import KillmailRow, KillParticipantRow, StateRow
 
 __all__ = [
     "Clock",
@@ -38,6 +38,7 @@ _CHUNK = 1000
 
 _KILLMAILS: Table = KillmailRow.metadata.tables[KillmailRow.__tablename__]
 _STATE: Table = StateRow.metadata.tables[StateRow.__tablename__]
+_PARTICIPANTS: Table = KillParticipantRow.metadata.tables[KillParticipantRow.__tablename__]
 
 _KILL_COLUMNS = (
     KillmailRow.killmail_id,
@@ -87,7 +88,8 @@ class KillmailRepository:
         """Store the kills not stored yet and return the ids of those that were new.
 
         If an id appears twice in ``kills`` the first occurrence is kept. Safe against a
-        concurrent writer: the database, not a prior read, decides what is new.
+        concurrent writer: the database, not a prior read, decides what is new. The
+        participants of each new kill are stored with it (``kill_participants``).
         """
         unique: dict[int, StoredKill] = {}
         for kill in kills:
@@ -121,7 +123,29 @@ class KillmailRepository:
         # INSERT (split into pages only for batches beyond the drivers' parameter limits) and
         # gather the RETURNING rows of every page, on both dialects.
         result = await self._session.execute(statement, rows)
-        return set(result.scalars())
+        new = set(result.scalars())
+        await self._add_participants([kill for kill in unique.values() if kill.killmail_id in new])
+        return new
+
+    async def _add_participants(self, kills: Sequence[StoredKill]) -> None:
+        rows = [
+            {
+                "killmail_id": kill.killmail_id,
+                "entity_id": participant.entity_id,
+                "role": participant.role,
+                "killmail_time": kill.killmail_time,
+            }
+            for kill in kills
+            for participant in kill.participants
+        ]
+        if not rows:
+            return
+        # Only kills this call inserted get here; ignoring duplicates still keeps a record
+        # that lists an entity twice from failing the whole batch.
+        statement = _insert(self._session, _PARTICIPANTS).on_conflict_do_nothing(
+            index_elements=[_PARTICIPANTS.c.killmail_id, _PARTICIPANTS.c.entity_id]
+        )
+        await self._session.execute(statement, rows)
 
     async def known(self, ids: Collection[int]) -> set[int]:
         """The subset of ``ids`` already stored."""

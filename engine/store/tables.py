@@ -34,6 +34,7 @@ __all__ = [
     "Base",
     "EntityIdRow",
     "GuildSettingsRow",
+    "KillParticipantRow",
     "KillmailRow",
     "NameRow",
     "OutboxRow",
@@ -119,6 +120,32 @@ class KillmailRow(Base):
     # The killmail as parsed (msgspec JSON of engine.model.Killmail): enough to enrich it
     # again after a restart (unsent notifications) and to answer queries.
     body: Mapped[bytes | None] = mapped_column(LargeBinary())
+
+
+class KillParticipantRow(Base):
+    """One entity (character, corporation, alliance, faction) on one kill, and on which side.
+
+    ``killmail_time`` is copied from the kill so that "the newest kills of X (since T)" is a
+    range of the (entity_id, killmail_time, killmail_id) index, read backwards, with no join
+    before the LIMIT. No foreign key: on SQLite a batch migration of ``killmails`` drops and
+    recreates it, which would cascade; retention deletes these rows with their kills.
+    """
+
+    __tablename__ = "kill_participants"
+    __table_args__ = (
+        Index(None, "entity_id", "killmail_time", "killmail_id"),
+        # On SQLite the primary key is then the table itself: one B-tree fewer per row.
+        {"sqlite_with_rowid": False},
+    )
+
+    killmail_id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=False
+    )
+    entity_id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=False
+    )
+    role: Mapped[str] = mapped_column(String(8))  # "attacker", "victim" or "both"
+    killmail_time: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class StateRow(Base):

@@ -27,6 +27,7 @@ from engine.history import History
 from engine.model import EnrichedKill, Killmail, KillmailRejected, parse_killmail
 from engine.store.database import Database
 from engine.store.migrate import upgrade
+from engine.store.participants import participants_of
 from engine.store.records import StoredKill
 from engine.store.repositories import KillmailRepository
 from engine.subscriptions import Subscriptions
@@ -170,7 +171,7 @@ async def store_kills(
             StoredKill(
                 moved.killmail_id, moved.hash or "", when, moved.solar_system_id, kill.value,
                 labels=kill.labels, points=kill.points, source="test",
-                body=msgspec.json.encode(moved),
+                body=msgspec.json.encode(moved), participants=participants_of(moved),
             )
         )
     async with database.session() as session, session.begin():

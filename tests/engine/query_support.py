@@ -22,6 +22,7 @@ from engine.model import Killmail, KillmailRejected, parse_killmail
 from engine.store.database import Database
 from engine.store.lookups import NamesRepository
 from engine.store.migrate import upgrade
+from engine.store.participants import participants_of
 from engine.store.records import StoredKill
 from engine.store.repositories import KillmailRepository
 from tests.conftest import KILLMAILS
@@ -82,7 +83,7 @@ async def store(database: Database, kills: Sequence[Placed]) -> None:
     rows = [
         StoredKill(
             p.id, p.killmail.hash or "", p.time, p.system, p.value, source="test",
-            body=msgspec.json.encode(p.killmail),
+            body=msgspec.json.encode(p.killmail), participants=participants_of(p.killmail),
         )
         for p in kills
     ]

@@ -149,8 +149,7 @@ async def test_recent_kills_of_an_entity_within_a_system(world: World) -> None:
 
 
 async def test_a_number_found_elsewhere_in_a_body_is_no_participant(world: World) -> None:
-    # A ship type id also sits after `_id":` in the body: the database filter passes the
-    # kill along, the exact check drops it.
+    # A ship type id also sits after `_id":` in the body; only who took part is indexed.
     ship = world.kills[0].killmail.victim.ship_type_id
     assert not any(_mentions(p, ship) for p in world.kills)
     assert await world.queries.recent(entity=str(ship)) == []
@@ -291,16 +290,42 @@ async def test_intel_counts_only_the_period_asked(world: World) -> None:
     assert intel.window.stored == len(inside)
 
 
-async def test_intel_reads_at_most_the_scan_bound_and_says_so(
+def _involving(kills: Sequence[Placed], alliance: int) -> list[Placed]:
+    """Newest first, the kills someone of `alliance` was on."""
+    def on(party: Mapping[str, Any]) -> bool:
+        return party.get("alliance_id") == alliance
+
+    return sorted(
+        (p for p in kills if on(p.esi["victim"]) or any(on(a) for a in p.esi["attackers"])),
+        key=lambda p: (p.time, p.id),
+        reverse=True,
+    )
+
+
+async def test_intel_reads_at_most_the_scan_bound_of_its_own_kills_and_says_so(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(engine.queries, "ENTITY_SCAN", 20)
+    theirs = _involving(world.kills, ALLIANCE)
+    bound = len(theirs) - 3
+    monkeypatch.setattr(engine.queries, "ENTITY_SCAN", bound)
     intel = await world.queries.intel("alliance", ALLIANCE, timedelta(days=30))
-    newest = sorted(world.kills, key=lambda p: p.time, reverse=True)[:20]
+    newest = theirs[:bound]
     assert not intel.window.complete
     assert intel.window.scanned_from == newest[-1].time
-    assert intel.window.stored == 20
+    assert intel.window.stored == sum(p.time >= newest[-1].time for p in world.kills)
     assert _actual_intel(intel) == _expected_intel(newest, ALLIANCE)
+
+
+async def test_intel_on_a_quiet_alliance_covers_its_whole_period_however_busy_the_feed(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    theirs = _involving(world.kills, ALLIANCE)
+    # Fewer kills in all than the store holds after the alliance's oldest kill.
+    monkeypatch.setattr(engine.queries, "ENTITY_SCAN", len(theirs) + 1)
+    assert sum(p.time >= theirs[-1].time for p in world.kills) > len(theirs) + 1
+    intel = await world.queries.intel("alliance", ALLIANCE, timedelta(days=30))
+    assert intel.window.complete
+    assert _actual_intel(intel) == _expected_intel(theirs, ALLIANCE)
 
 
 async def test_intel_resolves_a_name_the_store_never_saw_through_the_lookup(

@@ -1,15 +1,12 @@
-"""The query repository on SQLite and PostgreSQL: bodies by time, place, value, participant."""
+"""The query repository on SQLite and PostgreSQL: bodies by time, place and value (by
+participant: test_participants.py)."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-import msgspec
-
 from engine.store.database import Database
-from engine.store.queries import KillQueryRepository, NameMatch, body_needles
-from engine.store.records import StoredKill
-from engine.store.repositories import KillmailRepository
+from engine.store.queries import KillQueryRepository, NameMatch
 from tests.engine.query_support import NOW, Placed, place, store, store_names
 
 JITA, AMARR = 30000142, 30002187
@@ -38,43 +35,6 @@ async def test_newest_pages_by_time_and_place(db: Database) -> None:
         assert [k.killmail_id for k in recent] == [kills[0].id, kills[1].id]
         assert recent[0].body.startswith(b"{")
         assert recent[0].killmail_time == NOW
-
-
-async def test_bodies_are_found_by_a_participant_inside_the_database(db: Database) -> None:
-    kills = _kills()
-    await store(db, kills)
-    victim = kills[2].killmail.victim.character_id
-    assert victim is not None
-    holding = [p.id for p in kills if any(n in _body(p) for n in body_needles(victim))]
-    async with db.session() as session:
-        repo = KillQueryRepository(session)
-        found = await repo.newest(None, mentioning=[victim])
-        assert [k.killmail_id for k in found] == holding
-        assert kills[2].id in holding
-        assert await repo.newest(None, mentioning=[999_999_999_999]) == []
-
-
-async def test_an_id_closing_a_struct_is_found_and_a_longer_number_is_not(db: Database) -> None:
-    # msgspec writes every field today, so an entity id never ends a struct; a body written
-    # with defaults left out would end one with it.
-    bodies = {
-        1: b'{"victim":{"character_id":5}}',
-        2: b'{"victim":{"character_id":55,"x":1}}',
-        3: b'{"victim":{"damage_taken":5,"x":1}}',
-    }
-    rows = [
-        StoredKill(i, "h", NOW - timedelta(minutes=i), JITA, None, body=body)
-        for i, body in bodies.items()
-    ]
-    async with db.session() as session, session.begin():
-        await KillmailRepository(session).add_new(rows)
-    async with db.session() as session:
-        found = await KillQueryRepository(session).newest(None, mentioning=[5])
-    assert [k.killmail_id for k in found] == [1]
-
-
-def _body(p: Placed) -> bytes:
-    return msgspec.json.encode(p.killmail)
 
 
 async def test_most_valuable_floor_and_count(db: Database) -> None:
