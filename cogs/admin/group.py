@@ -1,4 +1,4 @@
-"""``/killwatch config|status|export|import|pause|resume``: running Killwatch in a server.
+"""``/killwatch config|status|export|import|pause|resume|digest``: running Killwatch in a server.
 
 Only the server's managers (Manage Server, or the manager role) may use them; every answer is
 ephemeral. Each command parses its options, calls the engine's facades (``bot.services``:
@@ -17,6 +17,7 @@ from discord import app_commands
 
 from bot.render.text import md
 from cogs.admin.checks import require_admin, require_manage_server, server_settings
+from cogs.admin.digest import DigestGroup
 from cogs.admin.render import (
     config_embed,
     exported_message,
@@ -52,6 +53,10 @@ class KillwatchGroup(
     description="Killwatch in this server: settings, status, backup, pause",
     guild_only=True,
 ):
+    def __init__(self) -> None:
+        super().__init__()
+        DigestGroup(parent=self)  # /killwatch digest on|off: adds itself under this group
+
     async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
         return await require_admin(interaction)
 

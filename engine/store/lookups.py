@@ -82,6 +82,16 @@ class NamesRepository:
             rows,
         )
 
+    async def stale(self, before: datetime, limit: int) -> dict[int, str]:
+        """Up to `limit` names stored before `before`, the longest unrefreshed first."""
+        result = await self._session.execute(
+            select(NameRow.entity_id, NameRow.name)
+            .where(NameRow.updated_at < before)
+            .order_by(NameRow.updated_at, NameRow.entity_id)
+            .limit(limit)
+        )
+        return {entity_id: name for entity_id, name in result}
+
     async def count(self) -> int:
         result = await self._session.execute(select(func.count()).select_from(_NAMES))
         return result.scalar_one()
@@ -191,6 +201,11 @@ class DatabaseNameStore:
     ) -> None:
         async with self._database.session() as session, session.begin():
             await NamesRepository(session, clock=self._clock).put(names, categories)
+
+    async def stale(self, before: datetime, limit: int) -> dict[int, str]:
+        """`engine.esi.names_refresh.StaleNameStore`: names saved before `before`."""
+        async with self._database.session() as session:
+            return await NamesRepository(session).stale(before, limit)
 
 
 class DatabaseIdStore:

@@ -118,7 +118,12 @@ async def test_the_admin_commands_are_registered_for_servers_only(kw: Admin) -> 
     [command] = [c for c in kw.fake.commands() if c["name"] == "killwatch"]
     assert command["dm_permission"] is False
     subcommands = {o["name"]: o for o in command["options"]}
-    assert set(subcommands) == {"config", "status", "export", "import", "pause", "resume"}
+    assert set(subcommands) == {
+        "config", "status", "export", "import", "pause", "resume", "digest"
+    }
+    digest = {o["name"]: o for o in subcommands["digest"]["options"]}
+    assert set(digest) == {"on", "off"}
+    assert [(o["name"], o["type"]) for o in digest["on"]["options"]] == [("channel", 7)]
     [file] = subcommands["import"]["options"]
     assert (file["name"], file["type"], file["required"]) == ("file", 11, True)
     config = {o["name"]: o["type"] for o in subcommands["config"]["options"]}

@@ -59,7 +59,8 @@ async def test_every_subscription_command_is_registered_with_discord(kw: Killwat
         "kills": dict.fromkeys(["recent", "top"]),
         "intel": dict.fromkeys(["character", "corporation", "alliance", "system"]),
         "battle": {"report": None},
-        "killwatch": dict.fromkeys(["config", "status", "export", "import", "pause", "resume"]),
+        "killwatch": dict.fromkeys(["config", "status", "export", "import", "pause", "resume"])
+        | {"digest": dict.fromkeys(["on", "off"])},
     }
 
 
