@@ -38,6 +38,7 @@ bench: $(VENV)/.installed-run
 	$(BIN)/python -m bench.match
 	$(BIN)/python -m bench.distances
 	$(BIN)/python -m bench.discord
+	$(BIN)/python -m bench.queries
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

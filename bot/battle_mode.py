@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final
 
 import discord
@@ -44,6 +44,10 @@ class Battle:
     edits: int = 0
     folded: int = 0  # deliveries folded into the summary
     shown: int = 0  # of those, how many the message showed at its last successful write
+    # Ids of kills folded in but not yet in a saved step (see bot.battle_ledger), and the
+    # steps saved so far: (count shown once the step lands, its kill ids).
+    unsaved: list[int] = field(default_factory=list)
+    steps: list[tuple[int, tuple[int, ...]]] = field(default_factory=list)
 
 
 class BattleWatch:
@@ -104,6 +108,7 @@ class BattleWatch:
             if battle.summary.add(delivery.kill):
                 battle.dirty = True
             battle.folded += 1
+            battle.unsaved.append(delivery.kill.id)
 
     def quiet_since(self, battle: Battle) -> float:
         return self._clock() - battle.last_kill

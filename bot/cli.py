@@ -13,7 +13,14 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot import enrich_command, health_command, match_command, sde_command, status_command
+from bot import (
+    enrich_command,
+    health_command,
+    match_command,
+    scale_commands,
+    sde_command,
+    status_command,
+)
 from bot.config import ConfigError, Settings, config_path, load_settings
 from bot.logs import setup_logging
 from bot.runtime import database_url, run_engine
@@ -34,6 +41,7 @@ _MORE_COMMANDS: tuple[Callable[[Subcommands], None], ...] = (
     enrich_command.register,
     health_command.register,
     match_command.register,
+    scale_commands.register,
     sde_command.register,
     status_command.register,
 )

@@ -24,12 +24,13 @@ from pydantic_settings import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from engine.enrich.sde.check import SDE_VERSION_URL
 from engine.esi.client import DEFAULT_ESI_URL
 from engine.sources.r2z2 import DEFAULT_R2Z2_URL
 
 __all__ = ["ConfigError", "Settings", "config_path", "load_settings"]
 
-_SECRET_KEYS = (("discord", "token"), ("database", "password"))
+_SECRET_KEYS = (("discord", "token"), ("database", "password"), ("scale", "redis_password"))
 
 
 class ConfigError(Exception):
@@ -38,6 +39,9 @@ class ConfigError(Exception):
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
 
 class DiscordSettings(_Section):
@@ -62,6 +66,10 @@ class DiscordSettings(_Section):
     battle_window_seconds: Annotated[float, Field(gt=0, le=86_400)] = 60.0
     battle_edit_seconds: Annotated[float, Field(gt=0, le=3600)] = 3.0
     battle_quiet_seconds: Annotated[float, Field(gt=0, le=86_400)] = 120.0
+    # The weekly "top kills" digest (`/killwatch digest on`) goes out on this day at this hour
+    # (UTC).
+    digest_weekday: Weekday = "mon"
+    digest_hour: Annotated[int, Field(ge=0, le=23)] = 12
     # Where Discord is: only tests and self-hosted gateways change these.
     api_base_url: str | None = None
     gateway_url: str | None = None
@@ -134,6 +142,10 @@ class EsiSettings(_Section):
     names_timeout_seconds: Annotated[float, Field(ge=0, le=60)] = 2.0
     # Market prices (for kills zKillboard has not valued) are refreshed this often.
     prices_refresh_hours: Annotated[float, Field(gt=0, le=24 * 30)] = 24.0
+    # Stored names older than this are asked of ESI again, daily (corporations and alliances
+    # get renamed), at most `names_refresh_per_run` a day.
+    names_refresh_days: Annotated[float, Field(gt=0, le=365)] = 7.0
+    names_refresh_per_run: Annotated[int, Field(ge=1, le=1_000_000)] = 20_000
 
 
 class FeedSettings(_Section):
@@ -156,6 +168,15 @@ class EngineSettings(_Section):
     status_interval_seconds: Annotated[float, Field(gt=0, le=3600)] = 15.0
     # Files Killwatch writes besides the database: the universe from `killwatch sde update`.
     data_dir: Path = Path("data")
+    # Kills older than this many days (by killmail time) are deleted daily; 0 keeps them.
+    retention_days: Annotated[int, Field(ge=0, le=36_500)] = 90
+    # Finished outbox rows (posted, failed, skipped) are deleted after this many days; 0 keeps.
+    outbox_retention_days: Annotated[int, Field(ge=0, le=3_650)] = 7
+    # Daily: is CCP's SDE newer than the universe in use? Logged; installed into data_dir when
+    # sde_auto_update is on (a restart loads it).
+    sde_check: bool = True
+    sde_auto_update: bool = False
+    sde_version_url: str = SDE_VERSION_URL
 
 
 class OpsSettings(_Section):
@@ -168,6 +189,25 @@ class OpsSettings(_Section):
     feed_stale_minutes: Annotated[float, Field(gt=0, le=1440)] = 10.0
     # ...or when the store does not answer a one-row read within this.
     store_timeout_seconds: Annotated[float, Field(gt=0, le=60)] = 2.0
+    # ...or, with Discord, when the gateway connection has been down for longer than this.
+    discord_grace_seconds: Annotated[float, Field(gt=0, le=3600)] = 60.0
+    # ...or, in a `killwatch bot` process, when its stream consumer has not read from Redis
+    # for this long (an idle read returns every second).
+    stream_stale_seconds: Annotated[float, Field(gt=0, le=3600)] = 30.0
+
+
+class ScaleSettings(_Section):
+    """Scale-out (`killwatch ingest` + `killwatch bot`): the Redis Stream between them."""
+
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    # A secret: from the environment (KILLWATCH_SCALE__REDIS_PASSWORD) or a file, never here.
+    redis_password: SecretStr | None = None
+    redis_password_file: Path | None = None
+    stream: Annotated[str, Field(min_length=1, max_length=50)] = "killwatch:kills"
+    # The stream is trimmed to about this many entries, and to entries younger than this
+    # (0: no age limit). Bot processes down for longer than either lose what was trimmed.
+    stream_maxlen: Annotated[int, Field(ge=100)] = 100_000
+    stream_max_age_minutes: Annotated[float, Field(ge=0)] = 1440.0
 
 
 class LoggingSettings(_Section):
@@ -191,6 +231,7 @@ class Settings(BaseSettings):
     feeds: FeedSettings = FeedSettings()
     esi: EsiSettings = EsiSettings()
     ops: OpsSettings = OpsSettings()
+    scale: ScaleSettings = ScaleSettings()
     sources: list[SourceSettings] = Field(default_factory=lambda: [R2Z2SourceSettings()])
 
     @classmethod
@@ -212,9 +253,14 @@ class Settings(BaseSettings):
         return _secret(self.database.password, self.database.password_file,
                        "database.password_file")
 
+    def redis_password(self) -> str | None:
+        return _secret(self.scale.redis_password, self.scale.redis_password_file,
+                       "scale.redis_password_file")
+
     def secrets(self) -> list[str]:
         """Every secret value in effect, for scrubbing from logs."""
-        return [s for s in (self.discord_token(), self.database_password()) if s]
+        found = (self.discord_token(), self.database_password(), self.redis_password())
+        return [s for s in found if s]
 
 
 def config_path(explicit: str | None, environ: Mapping[str, str] = os.environ) -> Path | None:

@@ -15,6 +15,7 @@ import discord
 import yarl
 from discord.ext import commands
 
+from engine.digests import DigestChannels, WeeklySlot
 from engine.enrich.universe import Universe
 from engine.guilds import GuildSettings
 from engine.history import History
@@ -50,6 +51,8 @@ class BotServices:
     running: Running = field(default_factory=Running)
     guilds: GuildSettings | None = None  # per-server settings, for /killwatch and notices
     queries: Queries | None = None  # stored kills, for /kills, /intel and /battle
+    digests: DigestChannels | None = None  # channels opted in to the weekly digest
+    digest_slot: WeeklySlot = field(default_factory=WeeklySlot)  # when it is posted
 
 
 def invite_permissions(*, pings: bool) -> discord.Permissions:

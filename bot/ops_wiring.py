@@ -1,8 +1,9 @@
 """The ops endpoint wired to a running Killwatch: which part answers which question.
 
 `ops_checks` gathers what `/healthz` and `/metrics` read from the parts `open_parts` built,
-the engine and, in bot mode, the dispatcher and the Discord sender. `ops_server` starts the
-endpoint, or nothing when the configured port is 0 (off).
+the engine (or, in a scale-out bot process, the stream consumer) and, in bot mode, the
+dispatcher, the Discord sender and the gateway's state (`bot.gateway_watch`). `ops_server`
+starts the endpoint, or nothing when the configured port is 0 (off).
 """
 
 from __future__ import annotations
@@ -13,8 +14,18 @@ from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from engine.ops import DEFAULT_FEED_STALE, CacheCounts, OpsChecks, OpsServer, PipelineMetrics
+from engine.ops import (
+    DEFAULT_DISCORD_GRACE,
+    DEFAULT_FEED_STALE,
+    DEFAULT_STREAM_STALE,
+    CacheCounts,
+    DiscordLink,
+    OpsChecks,
+    OpsServer,
+    PipelineMetrics,
+)
 from engine.ops.probes import StorePing
+from engine.pipeline import Engine
 from engine.sources.status import now_utc
 from engine.status import STATUS_KEY
 from engine.store.database import Database
@@ -25,25 +36,30 @@ if TYPE_CHECKING:  # runtime imports this module to start the server
     from bot.sender import DiscordSender
     from engine.delivery import Dispatcher
     from engine.esi.client import EsiClient
-    from engine.pipeline import Engine
+    from engine.scale.consumer import StreamConsumer  # only `killwatch bot` loads Redis
 
 __all__ = ["ops_checks", "ops_server", "store_ping"]
 
 
 def ops_checks(
     parts: Parts,
-    engine: Engine,
+    engine: Engine | StreamConsumer,
     dispatcher: Dispatcher | None = None,
     sender: DiscordSender | None = None,
     esi: EsiClient | None = None,
     *,
     pipeline: PipelineMetrics | None = None,
+    discord: Callable[[], DiscordLink] | None = None,
     feed_stale: timedelta = DEFAULT_FEED_STALE,
+    stream_stale: timedelta = DEFAULT_STREAM_STALE,
+    discord_grace: timedelta = DEFAULT_DISCORD_GRACE,
     store_timeout: float = 2.0,
     clock: Callable[[], datetime] = now_utc,
 ) -> OpsChecks:
-    """`esi` None: the parts' shared client when ESI is in use (online), else no ESI metrics.
-    `pipeline`: the object the engine reports match times and rejections to."""
+    """`engine`: what reads the kills, the engine or a bot process's stream consumer.
+    `esi` None: the parts' shared client when ESI is in use (online), else no ESI metrics.
+    `pipeline`: the object the engine reports match times and rejections to. `discord`: the
+    gateway's state, in bot mode."""
     if esi is None and parts.names is not None:
         esi = parts.context.esi
     caches: dict[str, Callable[[], CacheCounts]] = {}
@@ -52,9 +68,13 @@ def ops_checks(
     if parts.ids is not None:
         caches["ids"] = parts.ids.stats
     return OpsChecks(
-        engine=engine.status,
+        engine=engine.status if isinstance(engine, Engine) else None,
+        stream=None if isinstance(engine, Engine) else engine.status,
+        discord=discord,
         store=store_ping(parts.database),
         feed_stale=feed_stale,
+        stream_stale=stream_stale,
+        discord_grace=discord_grace,
         store_timeout=store_timeout,
         outbox=dispatcher,
         sender=sender.status if sender is not None else None,
@@ -62,6 +82,7 @@ def ops_checks(
         caches=caches,
         pipeline=pipeline,
         clock=clock,
+        jobs=parts.jobs.status,
     )
 
 

@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Protocol
 
 import aiohttp
 from sqlalchemy import URL
@@ -21,6 +22,7 @@ from bot.config import (
     SourceSettings,
     WandererSourceSettings,
 )
+from bot.jobs_wiring import schedule_maintenance
 from bot.ops_wiring import ops_checks, ops_server
 from engine.delivery import Dispatcher
 from engine.dispatch.sink import Sink
@@ -29,10 +31,9 @@ from engine.enrich.universe import Universe
 from engine.esi.client import EsiClient
 from engine.esi.names import IdResolver, NameResolver
 from engine.esi.prices import PriceBook
-from engine.filters import Matcher
 from engine.jobs import Jobs
-from engine.ops import OpsChecks, PipelineMetrics, SenderCounts
-from engine.pipeline import Engine, PipelineObserver
+from engine.ops import DiscordLink, OpsChecks, PipelineMetrics
+from engine.pipeline import Engine, KillRouter, PipelineObserver
 from engine.sources import ReplaySource, Source, bundled_sample
 from engine.sources.http import HttpTimeouts, user_agent
 from engine.sources.r2z2 import R2Z2Source, cursor_key
@@ -44,9 +45,14 @@ from engine.store.database import Database, make_url
 from engine.store.lookups import DatabaseIdStore, DatabaseNameStore, DatabasePriceStore
 from engine.store.repositories import StateRepository
 
+if TYPE_CHECKING:  # bot mode's parts: console mode loads neither Discord nor Redis
+    from bot.sender import DiscordSender
+    from engine.scale.consumer import StreamConsumer
+
 __all__ = [
     "FeedContext",
     "Parts",
+    "Stoppable",
     "build_source",
     "database_url",
     "make_engine",
@@ -148,6 +154,7 @@ class Parts:
     enricher: Enricher
     names: NameResolver | None  # None offline
     ids: IdResolver | None
+    jobs: Jobs  # the scheduled jobs, open as long as the parts (bot mode adds the digest)
 
 
 async def open_parts(
@@ -157,16 +164,20 @@ async def open_parts(
     sources: Sequence[Source] | None = None,
     *,
     online: bool = True,
+    maintenance: bool = True,
 ) -> Parts:
     """`sources` None builds the feeds the settings name, each resuming where it stopped.
     `online` False keeps ESI out of it (a replay): names only from the static data, values
-    only from zKillboard."""
+    only from zKillboard, and no maintenance jobs. `maintenance` False leaves the daily
+    retention, names and SDE jobs to another process (a scale-out bot beside the ingester)."""
     universe = await asyncio.to_thread(Universe.load, data_dir=settings.engine.data_dir)
     database = await stack.enter_async_context(Database(url))
     session = await stack.enter_async_context(
         aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=32))
     )
     context = FeedContext(settings, session, database)
+    # After the database and the session: leaving the stack stops the jobs before them.
+    jobs = await stack.enter_async_context(Jobs())
     if sources is None:
         sources = [await build_source(config, context) for config in settings.sources]
     names: NameResolver | None = None
@@ -177,16 +188,19 @@ async def open_parts(
             NameResolver(context.esi, DatabaseNameStore(database))
         )
         ids = await stack.enter_async_context(IdResolver(context.esi, DatabaseIdStore(database)))
-        prices = await _price_book(context, await stack.enter_async_context(Jobs()))
+        prices = await _price_book(context, jobs)
     enricher = Enricher(universe, prices=prices)
-    return Parts(settings, universe, database, context, sources, enricher, names, ids)
+    parts = Parts(settings, universe, database, context, sources, enricher, names, ids, jobs)
+    if online and maintenance:
+        await schedule_maintenance(parts, jobs)
+    return parts
 
 
 def make_engine(
     parts: Parts,
     sinks: Sequence[Sink],
     *,
-    matcher: Matcher | None = None,
+    matcher: KillRouter | None = None,
     dispatcher: Dispatcher | None = None,
     observer: PipelineObserver | None = None,
 ) -> Engine:
@@ -216,11 +230,13 @@ def ops_address(settings: Settings) -> tuple[str, int]:
 
 def ops_checks_for(
     parts: Parts,
-    engine: Engine,
+    engine: Engine | StreamConsumer,
     pipeline: PipelineMetrics,
     dispatcher: Dispatcher | None = None,
-    sender: SenderCounts | None = None,
+    sender: DiscordSender | None = None,
+    discord: Callable[[], DiscordLink] | None = None,
 ) -> OpsChecks:
+    """`bot.ops_wiring.ops_checks` with the limits the `[ops]` settings give."""
     ops = parts.settings.ops
     return ops_checks(
         parts,
@@ -228,7 +244,10 @@ def ops_checks_for(
         dispatcher,
         sender,
         pipeline=pipeline,
+        discord=discord,
         feed_stale=timedelta(minutes=ops.feed_stale_minutes),
+        stream_stale=timedelta(seconds=ops.stream_stale_seconds),
+        discord_grace=timedelta(seconds=ops.discord_grace_seconds),
         store_timeout=ops.store_timeout_seconds,
     )
 
@@ -238,7 +257,17 @@ def max_age(settings: Settings) -> timedelta | None:
     return timedelta(minutes=minutes) if minutes else None
 
 
-async def run_until_stopped(engine: Engine, *, on_stop: Callable[[], None] | None = None) -> None:
+class Stoppable(Protocol):
+    """What runs until stopped: the engine, or a bot process's stream consumer."""
+
+    def stop(self) -> None: ...
+
+    async def wait(self) -> None: ...
+
+
+async def run_until_stopped(
+    engine: Stoppable, *, on_stop: Callable[[], None] | None = None
+) -> None:
     """Until the engine's sources are exhausted, or SIGINT/SIGTERM asks it to stop."""
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -281,7 +310,7 @@ async def _price_book(context: FeedContext, jobs: Jobs) -> PriceBook:
 
 
 def _stopper(
-    engine: Engine, signum: int, on_stop: Callable[[], None] | None
+    engine: Stoppable, signum: int, on_stop: Callable[[], None] | None
 ) -> Callable[[], None]:
     def stop() -> None:
         log.info("%s received: finishing the kills in flight, then stopping",

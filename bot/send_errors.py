@@ -16,9 +16,10 @@ from typing import Final, Literal
 import aiohttp
 import discord
 
-__all__ = ["UNKNOWN_MESSAGE", "Verdict", "missing_permissions", "verdict"]
+__all__ = ["RATE_LIMITED", "UNKNOWN_MESSAGE", "Verdict", "missing_permissions", "verdict"]
 
 UNKNOWN_MESSAGE: Final = 10008
+RATE_LIMITED: Final = 429  # a retry verdict's code when Discord said 429
 _MISSING_ACCESS: Final = 50001
 _CANNOT_DM: Final = 50007
 _MISSING_PERMISSIONS: Final = 50013
@@ -43,14 +44,19 @@ def verdict(
     """The verdict on `error`, or None when it is no Discord or network error (a bug: let
     it propagate). `missing`: permissions the bot's cache says it lacks, to name in a 50013."""
     if isinstance(error, discord.RateLimited):
-        return Verdict("retry", f"rate limited for {error.retry_after:.1f} s", error.retry_after)
+        return Verdict(
+            "retry", f"rate limited for {error.retry_after:.1f} s", error.retry_after,
+            RATE_LIMITED,
+        )
     if isinstance(error, discord.Forbidden):
         return Verdict("gone", _forbidden(error, missing), code=error.code)
     if isinstance(error, discord.NotFound):
         return Verdict("gone", _not_found(error), code=error.code)
     if isinstance(error, discord.HTTPException):
         if error.status == 429:
-            return Verdict("retry", "rate limited (429)", _retry_after(error, retry_delay), 429)
+            return Verdict(
+                "retry", "rate limited (429)", _retry_after(error, retry_delay), RATE_LIMITED
+            )
         if error.status >= 500:
             return Verdict("retry", f"Discord server error ({error.status})", retry_delay)
         text = error.text or "refused"

@@ -35,6 +35,7 @@ from typing import Self
 
 import discord
 
+from bot.battle_ledger import BattleLedger, SavedBattle
 from bot.battle_mode import NOTICE, OVER, Battle, BattleWatch
 from bot.pacing import Clock, Cooldowns, RequestBudget, Sleep
 from bot.posts import (
@@ -48,7 +49,14 @@ from bot.posts import (
     render,
 )
 from bot.render import battle_embed
-from bot.send_errors import UNKNOWN_MESSAGE, Verdict, missing_permissions, verdict
+from bot.render.battle import shown_count
+from bot.send_errors import (
+    RATE_LIMITED,
+    UNKNOWN_MESSAGE,
+    Verdict,
+    missing_permissions,
+    verdict,
+)
 from engine.dispatch.sender import Delivery, Failed, Gone, Outcome, Retry, Sent
 
 __all__ = ["DiscordSender", "OptionsFor", "SenderStatus"]
@@ -117,11 +125,13 @@ class DiscordSender:
         battle_edit_interval: float = 3.0,
         battle_quiet: float = 120.0,
         retry_delay: float = 5.0,
+        ledger: BattleLedger | None = None,
     ) -> None:
         """`global_rate`: requests per second for the whole bot (Discord allows 50; the rest
         is headroom for commands). `options_for(subscription_id)`: how a subscription posts
         (None for one that no longer exists); may be a coroutine function. `retry_delay`:
-        the wait asked for after a server error or a lost connection."""
+        the wait asked for after a server error or a lost connection. `ledger`: where live
+        summaries are written down, so that a restart shows no kill twice."""
         self._client = client
         self._options_for = options_for
         self._budget = RequestBudget(global_rate, burst=burst, clock=clock, sleep=sleep)
@@ -135,6 +145,11 @@ class DiscordSender:
         self._edit_interval = battle_edit_interval
         self._tick = min(battle_edit_interval, battle_quiet) / 4
         self._retry_delay = retry_delay
+        self._ledger = ledger
+        # Summaries of an earlier run by destination, and the kills each shows (by message id)
+        # once Discord was asked.
+        self._saved: dict[str, list[SavedBattle]] = {}
+        self._shown: dict[int, frozenset[int]] = {}
         self._dms: dict[int, discord.DMChannel] = {}
         self._gone: dict[str, str] = {}
         self._lost: dict[str, str] = {}  # found gone by a summary edit: told at the next send
@@ -147,6 +162,8 @@ class DiscordSender:
     # --- lifetime ---
 
     async def __aenter__(self) -> Self:
+        if self._ledger is not None:
+            self._saved = await self._ledger.load()
         logging.getLogger("discord.http").addHandler(self._rate_log)
         self._open = True
         return self
@@ -201,13 +218,19 @@ class DiscordSender:
             if found is None:
                 raise
             return [self._answer(destination, found, ids)]
+        outcomes: list[Outcome] = []
+        if destination in self._saved:
+            outcomes, deliveries = await self._shown_before(destination, target, deliveries)
+            if not deliveries:
+                return outcomes
         one_by_one, folded = self._watch.split(destination, deliveries)
-        outcomes = await self._post(destination, target, one_by_one) if one_by_one else []
+        if one_by_one:
+            outcomes += await self._post(destination, target, one_by_one)
         if folded:
             stop = next((o for o in outcomes if isinstance(o, Retry | Gone)), None)
             folded_ids = tuple(d.entry_id for d in folded)
             if isinstance(stop, Retry):
-                outcomes.append(Retry(folded_ids, stop.after, stop.error))
+                outcomes.append(Retry(folded_ids, stop.after, stop.error, stop.counts))
             elif isinstance(stop, Gone):
                 outcomes.append(Gone(folded_ids, stop.reason))
             else:
@@ -215,6 +238,28 @@ class DiscordSender:
         if any(isinstance(o, Sent) for o in outcomes):
             self._gone.pop(destination, None)
         return outcomes
+
+    async def post_message(
+        self, destination: str, embeds: Sequence[discord.Embed], *, nonce: str
+    ) -> discord.Message:
+        """One message that owes nothing to the outbox (the weekly digest), paced under the
+        same request budget as every post. Raises what discord.py raises (`verdict` reads
+        it), or ValueError for a destination that names no text channel or DM."""
+        if not self._open:
+            raise RuntimeError("DiscordSender is used inside `async with`")
+        try:
+            target = await self._target(destination)
+        except _BadDestination as bad:
+            raise ValueError(str(bad)) from None
+        await self._budget.take()
+        try:
+            return await target.send(
+                embeds=list(embeds), nonce=nonce, allowed_mentions=discord.AllowedMentions.none()
+            )
+        except discord.HTTPException as error:
+            if _unlogged_429(error):
+                self._rate_limited += 1
+            raise
 
     # --- posting ---
 
@@ -298,7 +343,8 @@ class DiscordSender:
             return Failed(ids, found.reason)
         log.info("posting to %s again in %.1f s: %s", destination, found.after, found.reason)
         self._retries += len(ids)
-        return Retry(ids, found.after, found.reason)
+        # A rate limit is never the posts' fault: it must not use up their attempts.
+        return Retry(ids, found.after, found.reason, counts=found.code != RATE_LIMITED)
 
     # --- destinations ---
 
@@ -347,6 +393,7 @@ class DiscordSender:
                 battle.nonce = nonce_for(destination, deliveries[0].kill.id, "b")
             notice = NOTICE.format(count=battle.summary.kills)
             showing = battle.folded
+            step = self._next_step(battle)
             post = Post(
                 items=(),
                 nonce=battle.nonce,
@@ -362,7 +409,12 @@ class DiscordSender:
                     raise
                 if found.kind != "retry":
                     self._watch.end(battle)
+                battle.unsaved[:0] = step[1]
                 return [self._answer(destination, found, ids)]
+            if not await self._save_step(battle, step):
+                # Shown, but not written down: a restart before the next saved step would
+                # show these kills again. The next step records them.
+                battle.unsaved[:0] = step[1]
             for mention in pings:
                 self._cooldowns.mark(destination, mention)
             log.info("%s is in a big fight: posting a live summary", destination)
@@ -381,6 +433,64 @@ class DiscordSender:
         assert battle.message is not None
         self._folded += len(ids)
         return [Sent(ids, battle.message.id)]
+
+    def _next_step(self, battle: Battle) -> tuple[int, tuple[int, ...]]:
+        """The step the next write of the summary adds: the count it shows, the kills it
+        adds (taken out of `unsaved`)."""
+        ids = tuple(dict.fromkeys(battle.unsaved))
+        battle.unsaved.clear()
+        return battle.summary.kills, ids
+
+    async def _save_step(self, battle: Battle, step: tuple[int, tuple[int, ...]]) -> bool:
+        """Write `step` down (before the edit that makes it true); False if that failed."""
+        if self._ledger is None or not step[1] or battle.message is None:
+            return True
+        steps = (*battle.steps, step)
+        try:
+            await self._ledger.save(battle.destination, battle.message.id, steps)
+        except Exception:
+            log.exception("could not write down the live summary of %s", battle.destination)
+            return False
+        battle.steps = list(steps)
+        return True
+
+    async def _shown_before(
+        self, destination: str, target: Target, deliveries: Sequence[Delivery]
+    ) -> tuple[list[Outcome], list[Delivery]]:
+        """(Sent for the deliveries a summary of an earlier run already shows, the rest).
+
+        Asks Discord once per summary, when an owed kill is one that summary took in."""
+        outcomes: list[Outcome] = []
+        rest = list(deliveries)
+        for saved in self._saved[destination]:
+            shown = self._shown.get(saved.message_id)
+            if shown is None:
+                if not any(d.kill.id in saved.kill_ids for d in rest):
+                    continue
+                await self._budget.take()
+                message: discord.Message | None = None
+                try:
+                    message = await target.fetch_message(saved.message_id)
+                except Exception as error:
+                    if not (isinstance(error, discord.NotFound)
+                            and error.code == UNKNOWN_MESSAGE):
+                        found = verdict(error, retry_delay=self._retry_delay)
+                        if found is None:
+                            raise
+                        ids = tuple(d.entry_id for d in rest)
+                        return [*outcomes, self._answer(destination, found, ids)], []
+                    # Deleted: what it showed is shown nowhere now.
+                counts = [shown_count(e.to_dict()) for e in message.embeds] if message else []
+                shown = saved.shown_at(max((c for c in counts if c is not None), default=0))
+                self._shown[saved.message_id] = shown
+            done = tuple(d.entry_id for d in rest if d.kill.id in shown)
+            if done:
+                log.info("%s: %d owed kills were already in a live summary", destination,
+                         len(done))
+                self._folded += len(done)
+                outcomes.append(Sent(done, saved.message_id))
+                rest = [d for d in rest if d.kill.id not in shown]
+        return outcomes, rest
 
     async def _until_shown(self, battle: Battle, ids: tuple[int, ...]) -> Outcome | None:
         """Wait (at most an edit interval, edits stay that far apart) until the summary as
@@ -445,18 +555,25 @@ class DiscordSender:
         message = battle.message
         if message is None:
             return None
+        # The embed, what it shows and the step written down are taken together, with no
+        # await between them: a kill folded in meanwhile belongs to the next edit.
         showing = battle.folded
+        embed = battle_embed(battle.summary)
+        step = self._next_step(battle)
         battle.dirty = False
         battle.last_edit = self._clock()
+        if not await self._save_step(battle, step):
+            battle.unsaved[:0] = step[1]
+            battle.dirty = True
+            return Verdict("retry", "the live summary could not be written down",
+                           after=self._retry_delay)
         await self._budget.take()
         try:
             if content is None:
-                battle.message = await message.edit(embed=battle_embed(battle.summary))
+                battle.message = await message.edit(embed=embed)
             else:
                 battle.message = await message.edit(
-                    content=content,
-                    embed=battle_embed(battle.summary),
-                    allowed_mentions=discord.AllowedMentions.none(),
+                    content=content, embed=embed, allowed_mentions=discord.AllowedMentions.none()
                 )
         except Exception as error:
             found = verdict(error, retry_delay=self._retry_delay)

@@ -77,9 +77,12 @@ class Dispatcher:
         max_attempts: int = 8,
         on_gone: OnGone | None = None,
         clock: Callable[[], datetime] = utc_now,
+        owns: Callable[[str], bool] | None = None,
     ) -> None:
         """`batch`: deliveries handed to the sender at once (it may pack them in one message).
-        `on_gone(destination, reason)`: told once when a destination stops accepting posts."""
+        `on_gone(destination, reason)`: told once when a destination stops accepting posts.
+        `owns(destination)`: which pending rows `resume` takes up, when several processes
+        share the outbox (each posts its own destinations); None: all of them."""
         if workers < 1 or batch < 1:
             raise ValueError("workers and batch must be at least 1")
         self.stats = DeliveryStats()
@@ -92,6 +95,7 @@ class Dispatcher:
         self._max_attempts = max_attempts
         self._on_gone = on_gone
         self._clock = clock
+        self._owns = owns
         self._queues: dict[str, deque[tuple[Delivery, int]]] = {}  # (delivery, attempts)
         self._ready: asyncio.Queue[str] = asyncio.Queue()
         self._scheduled: set[str] = set()  # in `_ready`, being served, or waiting to retry
@@ -107,13 +111,15 @@ class Dispatcher:
         after = 0
         while True:
             async with self._database.session() as session:
-                entries = await OutboxRepository(session).pending(limit=1000, after_id=after)
+                found = await OutboxRepository(session).pending(limit=1000, after_id=after)
+                owns = self._owns
+                entries = [e for e in found if owns is None or owns(e.destination)]
                 bodies = await KillmailRepository(session).bodies(
                     {entry.killmail_id for entry in entries}
                 )
-            if not entries:
+            if not found:
                 return resumed
-            after = entries[-1].id
+            after = found[-1].id
             ready, stale = self._revive(entries, bodies)
             if stale:
                 await self._close(stale, "skipped", "older than the max age when it could be sent")
@@ -187,6 +193,7 @@ class Dispatcher:
         answered: set[int] = set()
         writes = _Writes()
         again: list[tuple[Delivery, int]] = []
+        waiting: list[tuple[Delivery, int]] = []  # rate limited: no attempt used up
         retry_after = 0.0
         gone: str | None = None
         for outcome in outcomes:
@@ -205,7 +212,10 @@ class Dispatcher:
                 self.stats.failed += len(ids)
             else:
                 writes.attempts.append((ids, outcome.error))
-                again.extend((by_id[i][0], by_id[i][1] + 1) for i in ids)
+                if outcome.counts:
+                    again.extend((by_id[i][0], by_id[i][1] + 1) for i in ids)
+                else:
+                    waiting.extend(by_id[i] for i in ids)
                 retry_after = max(retry_after, outcome.after)
         unanswered = [i for i in by_id if i not in answered]
         if unanswered:
@@ -214,9 +224,11 @@ class Dispatcher:
             retry_after = max(retry_after, 1.0)
         exhausted = [d.entry_id for d, attempts in again if attempts >= self._max_attempts]
         if exhausted:
+            log.error("gave up on %d posts to %s after %d failed attempts",
+                      len(exhausted), destination, self._max_attempts)
             writes.closed.append((exhausted, "failed", "gave up after repeated failures"))
             self.stats.failed += len(exhausted)
-        retry = [(d, a) for d, a in again if a < self._max_attempts]
+        retry = [(d, a) for d, a in again if a < self._max_attempts] + waiting
         if gone is not None:
             queued = [d.entry_id for d, _ in self._queues.pop(destination, deque())]
             dropped = queued + [d.entry_id for d, _ in retry]

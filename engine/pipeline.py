@@ -26,7 +26,7 @@ from engine.dedupe import RecentIds
 from engine.delivery import Dispatcher
 from engine.dispatch.sink import Sink
 from engine.enrich.enricher import Enricher
-from engine.filters import Matcher
+from engine.filters import Match
 from engine.model import (
     Attacker,
     EnrichedKill,
@@ -40,10 +40,11 @@ from engine.stats import PipelineStats
 from engine.status import STATUS_KEY, EngineStatus, encode_status
 from engine.store.database import Database
 from engine.store.outbox import OutboxEntry, OutboxRepository, Owed
+from engine.store.participants import participants_of
 from engine.store.records import StoredKill
 from engine.store.repositories import KillmailRepository, StateRepository, utc_now
 
-__all__ = ["KILLS_LOGGER", "Engine", "NameLookup", "PipelineObserver"]
+__all__ = ["KILLS_LOGGER", "Engine", "KillRouter", "NameLookup", "PipelineObserver"]
 
 # One line per stored kill, on a logger of its own that stays quiet unless asked for
 # (`[logging] kills`): at zKillboard's volume it would drown every other line.
@@ -79,6 +80,12 @@ class NameLookup(Protocol):
     ) -> Mapping[int, str]: ...
 
 
+class KillRouter(Protocol):
+    """Who is owed each kill: the subscriptions' matcher, or (in the ingester) the stream."""
+
+    def match(self, kill: EnrichedKill) -> Sequence[Match]: ...
+
+
 class PipelineObserver(Protocol):
     """Told what the pipeline does, for metrics (engine.ops.PipelineMetrics)."""
 
@@ -104,7 +111,7 @@ class Engine:
         status_interval: float = 15.0,
         names: NameLookup | None = None,
         names_timeout: float = 2.0,
-        matcher: Matcher | None = None,
+        matcher: KillRouter | None = None,
         dispatcher: Dispatcher | None = None,
         observer: PipelineObserver | None = None,
     ) -> None:
@@ -404,6 +411,7 @@ class Engine:
             source=flow.source,
             sequence_id=km.sequence_id,
             body=msgspec.json.encode(km),
+            participants=participants_of(km),
         )
 
     async def _store(

@@ -15,6 +15,7 @@ shown as third parties. NPC attackers belong to no side.
 from __future__ import annotations
 
 import heapq
+import re
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -38,10 +39,12 @@ __all__ = [
     "NotableLoss",
     "Side",
     "battle_embed",
+    "shown_count",
 ]
 
 BATTLE_COLOUR: Final = 0xE67E22
 _GROUPS_TEXT: Final = 400  # characters of group names per side field
+_COUNT: Final = re.compile(r"\*\*([\d,]+) ships? destroyed\*\*")  # as _overview writes it
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -302,6 +305,12 @@ def battle_embed(summary: BattleSummary) -> discord.Embed:
         embed.add_field(name="Notable losses", value=fit_lines(lines, FIELD_VALUE), inline=False)
     embed.set_footer(text=f"Live summary, updated as kills arrive · last kill {last:%H:%M:%S} UTC")
     return fit_embed(embed)
+
+
+def shown_count(embed: Mapping[str, object]) -> int | None:
+    """The kill count a summary embed (as Discord returns it) shows; None if it is not one."""
+    found = _COUNT.search(str(embed.get("description") or ""))
+    return None if found is None else int(found.group(1).replace(",", ""))
 
 
 def _overview(

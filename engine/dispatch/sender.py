@@ -31,11 +31,15 @@ class Sent:
 
 @dataclass(frozen=True, slots=True)
 class Retry:
-    """Not now (rate limited, a server hiccup): try these again after `after` seconds."""
+    """Not now (rate limited, a server hiccup): try these again after `after` seconds.
+
+    `counts` False: the posts are not to blame (Discord's rate limit), so the try does not
+    use up one of their attempts; they wait as often and as long as they are told to."""
 
     entry_ids: tuple[int, ...]
     after: float
     error: str
+    counts: bool = True
 
 
 @dataclass(frozen=True, slots=True)

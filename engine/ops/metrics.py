@@ -1,15 +1,16 @@
 """`/metrics`: the running engine in Prometheus' text format.
 
-`KillwatchCollector` reads every part at scrape time (the engine's status, the dispatcher,
-the sender, ESI, the caches, the pipeline's timings) and turns the snapshots into metric
-families; nothing is counted twice, and the parts need no metrics library. A part that fails
-to report is logged and left out of that scrape rather than failing the whole page.
+`KillwatchCollector` reads every part at scrape time (the engine's status or the stream
+consumer's, the dispatcher, the sender, Discord's gateway, ESI, the caches, the pipeline's
+timings, the scheduled jobs) and turns the snapshots into metric families; nothing is
+counted twice, and the parts need no metrics library. A part that fails to report is logged
+and left out of that scrape rather than failing the whole page.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from functools import partial
 
@@ -21,9 +22,18 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
-from engine.ops.health import feed_health
+from engine.ops.health import discord_health, feed_health, stream_health
 from engine.ops.pipeline_metrics import PipelineMetrics
-from engine.ops.probes import CacheCounts, EsiCounts, OpsChecks, Outbox, SenderCounts
+from engine.ops.probes import (
+    CacheCounts,
+    DiscordLink,
+    EsiCounts,
+    JobCounts,
+    OpsChecks,
+    Outbox,
+    SenderCounts,
+    StreamCounts,
+)
 from engine.status import EngineStatus
 
 __all__ = ["KillwatchCollector"]
@@ -49,9 +59,13 @@ class KillwatchCollector(Collector):
     def collect(self) -> Iterable[Metric]:
         checks = self._checks
         now = checks.clock()
-        sections: list[tuple[str, Callable[[], Iterator[Metric]]]] = [
-            ("engine", lambda: _engine(checks.engine(), now, checks)),
-        ]
+        sections: list[tuple[str, Callable[[], Iterator[Metric]]]] = []
+        if checks.engine is not None:
+            sections.append(("engine", partial(_engine, checks.engine, now, checks)))
+        if checks.stream is not None:
+            sections.append(("stream", partial(_stream, checks.stream, now, checks)))
+        if checks.discord is not None:
+            sections.append(("discord", partial(_discord, checks.discord, now, checks)))
         if checks.pipeline is not None:
             sections.append(("pipeline", partial(_pipeline, checks.pipeline)))
         if checks.outbox is not None:
@@ -62,6 +76,8 @@ class KillwatchCollector(Collector):
             sections.append(("esi", partial(_esi, checks.esi)))
         if checks.caches:
             sections.append(("caches", partial(_caches, checks.caches)))
+        if checks.jobs is not None:
+            sections.append(("jobs", partial(_jobs, checks.jobs)))
         for name, section in sections:
             try:
                 # Built whole before any is yielded: a part failing halfway adds nothing.
@@ -72,7 +88,10 @@ class KillwatchCollector(Collector):
             yield from metrics
 
 
-def _engine(status: EngineStatus, now: datetime, checks: OpsChecks) -> Iterator[Metric]:
+def _engine(
+    read: Callable[[], EngineStatus], now: datetime, checks: OpsChecks
+) -> Iterator[Metric]:
+    status = read()
     yield GaugeMetricFamily(
         "killwatch_engine_running", "1 while the engine reads its feeds.",
         value=1 if status.running else 0,
@@ -131,6 +150,69 @@ def _engine(status: EngineStatus, now: datetime, checks: OpsChecks) -> Iterator[
     yield from (received, errors, connected, backoff, lag, silent, fresh, rejected, queues)
     for field, name, text in _PIPELINE_COUNTERS:
         yield CounterMetricFamily(name, text, value=getattr(status, field))
+
+
+def _stream(read: Callable[[], StreamCounts], now: datetime, checks: OpsChecks) -> Iterator[Metric]:
+    status = read()
+    health = stream_health(status, now, checks.stream_stale)
+    yield GaugeMetricFamily(
+        "killwatch_stream_consumer_running", "1 while the consumer reads the kill stream.",
+        value=1 if status.running else 0,
+    )
+    yield GaugeMetricFamily(
+        "killwatch_stream_silent_seconds", "Since the last read from Redis that worked.",
+        value=health.silent_seconds,
+    )
+    yield CounterMetricFamily(
+        "killwatch_stream_entries_read", "Stream entries read, repeats and unreadable included.",
+        value=status.read,
+    )
+    yield CounterMetricFamily(
+        "killwatch_stream_entries_acked", "Stream entries acknowledged once handled.",
+        value=status.acked,
+    )
+    dropped = CounterMetricFamily(
+        "killwatch_stream_entries_dropped", "Entries read but not matched, by reason.",
+        labels=["reason"],
+    )
+    for reason, count in sorted(status.dropped.items()):
+        dropped.add_metric([reason], count)
+    yield dropped
+    yield CounterMetricFamily(
+        "killwatch_stream_posts_owed", "Outbox rows the stream's kills were owed in.",
+        value=status.owed,
+    )
+    yield CounterMetricFamily(
+        "killwatch_stream_retries", "Reads and acknowledgements retried after a Redis failure.",
+        value=status.retries,
+    )
+    # Absent until the consumer has asked Redis (and, for the lag, until Redis can tell).
+    for name, text, known in (
+        ("killwatch_stream_pending", "Entries given to this group and not acknowledged.",
+         status.pending),
+        ("killwatch_stream_lag", "Entries in the stream not yet given to this group.",
+         status.lag),
+    ):
+        gauge = GaugeMetricFamily(name, text)
+        if known is not None:
+            gauge.add_metric([], known)
+        yield gauge
+
+
+def _discord(read: Callable[[], DiscordLink], now: datetime, checks: OpsChecks) -> Iterator[Metric]:
+    link = read()
+    yield GaugeMetricFamily(
+        "killwatch_discord_connected", "1 while the Discord gateway connection is up.",
+        value=1 if link.connected else 0,
+    )
+    health = discord_health(link, now, checks.discord_grace)
+    down = GaugeMetricFamily(
+        "killwatch_discord_disconnected_seconds",
+        "How long the gateway has been down (absent while connected).",
+    )
+    if health.down_seconds is not None:
+        down.add_metric([], health.down_seconds)
+    yield down
 
 
 def _pipeline(pipeline: PipelineMetrics) -> Iterator[Metric]:
@@ -220,6 +302,26 @@ def _caches(caches: Mapping[str, Callable[[], CacheCounts]]) -> Iterator[Metric]
         if stats.hits + stats.misses:
             ratio.add_metric([name], stats.hits / (stats.hits + stats.misses))
     yield from (hits, misses, ratio, entries)
+
+
+def _jobs(read: Callable[[], Sequence[JobCounts]]) -> Iterator[Metric]:
+    runs = CounterMetricFamily(
+        "killwatch_job_runs", "Finished runs of each scheduled job, failed ones included.",
+        labels=["job"],
+    )
+    failures = CounterMetricFamily(
+        "killwatch_job_failures", "Runs of each scheduled job that failed.", labels=["job"]
+    )
+    last = GaugeMetricFamily(
+        "killwatch_job_last_success_timestamp_seconds",
+        "When each job last succeeded (Unix time; absent until it has).", labels=["job"],
+    )
+    for job in read():
+        runs.add_metric([job.name], job.succeeded + job.failed)
+        failures.add_metric([job.name], job.failed)
+        if job.last_success is not None:
+            last.add_metric([job.name], job.last_success.timestamp())
+    yield from (runs, failures, last)
 
 
 def _le(bound: float) -> str:

@@ -120,6 +120,14 @@ class SubscriptionRepository:
         """Every subscription not paused: what the matcher should hold."""
         return await self._where(_SUBSCRIPTIONS.c.paused == false())
 
+    async def destinations(self) -> dict[str, int | None]:
+        """Every destination any subscription (paused or not) posts to, with its guild (None
+        for DMs): which process of several owns a destination's outbox rows."""
+        result = await self._session.execute(
+            select(_SUBSCRIPTIONS.c.destination, _SUBSCRIPTIONS.c.guild_id).distinct()
+        )
+        return {destination: guild_id for destination, guild_id in result}
+
     async def update(self, subscription_id: int, **changes: Any) -> StoredSubscription | None:
         """Set the given columns (and ``updated_at``); None if there is no such id.
 

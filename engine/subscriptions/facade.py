@@ -206,15 +206,18 @@ class Subscriptions:
 
     # -- start ------------------------------------------------------------------------------
 
-    async def load(self) -> LoadResult:
+    async def load(self, holds: Callable[[int | None], bool] | None = None) -> LoadResult:
         """Put every active subscription into the matcher (at start, before kills flow).
 
         A stored filter that no longer validates (the universe data changed) is left out and
-        logged, not fatal: the others still load.
+        logged, not fatal: the others still load. `holds(guild_id)` (None for DMs) keeps only
+        the subscriptions this process serves, when several bot processes share the store.
         """
         async with self._lock:
             async with self._database.session() as session:
                 rows = await SubscriptionRepository(session).all_active()
+            if holds is not None:
+                rows = [row for row in rows if holds(row.guild_id)]
             broken: list[int] = []
             for row in rows:
                 try:

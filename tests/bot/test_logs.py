@@ -101,6 +101,8 @@ def test_per_kill_lines_stay_quiet_unless_asked(capsys):
 
     from bot.logs import KILLS_LOGGER, setup_logging
 
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
     try:
         setup_logging("DEBUG", log_format="json")
         logging.getLogger(KILLS_LOGGER).info("killmail 1 stored")
@@ -109,7 +111,9 @@ def test_per_kill_lines_stay_quiet_unless_asked(capsys):
         logging.getLogger(KILLS_LOGGER).info("killmail 2 stored")
         logging.getLogger("engine.x").info("quiet now")
     finally:
-        logging.getLogger().handlers.clear()
-        logging.getLogger(KILLS_LOGGER).setLevel(logging.NOTSET)
+        root.handlers[:] = handlers
+        root.setLevel(level)
+        for name in (KILLS_LOGGER, "discord", "sqlalchemy", "alembic", "apscheduler"):
+            logging.getLogger(name).setLevel(logging.NOTSET)
     lines = [orjson.loads(line)["msg"] for line in capsys.readouterr().err.splitlines()]
     assert lines == ["something else", "killmail 2 stored"]

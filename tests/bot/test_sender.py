@@ -8,17 +8,24 @@ import itertools
 import json
 import time
 from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
 
 import discord
 import msgspec
 import pytest
 
+from bot.battle_ledger import SavedBattle, StoredBattleLedger
 from bot.pacing import RequestBudget
 from bot.posts import LINKS_PER_MESSAGE, NONCE_LENGTH, PostOptions, nonce_for
 from bot.render import LOSS_COLOUR, Perspective, embed_size, kill_embed, kill_link, pack
+from bot.render.battle import shown_count
 from bot.sender import DiscordSender
 from engine.dispatch.sender import Failed, Gone, Retry, Sent
 from engine.model import EnrichedKill
+from engine.store.database import Database
+from engine.store.migrate import upgrade
+from engine.store.repositories import StateRepository
 from tests.bot.render_kills import named_kills
 from tests.bot.sender_support import (
     ALICE,
@@ -328,7 +335,8 @@ async def test_server_errors_and_long_rate_limits_ask_to_retry(fake, client, kil
         limited = await sender.send(f"channel:{KILLS}", owed)
         status = sender.status()
     assert broken == [Retry((1, 2), 0.05, "Discord server error (503)")]
-    assert limited == [Retry((1, 2), 45.0, "rate limited for 45.0 s")]
+    # A rate limit is not the posts' fault: the retry uses up none of their attempts.
+    assert limited == [Retry((1, 2), 45.0, "rate limited for 45.0 s", counts=False)]
     assert fake.messages(KILLS) == []
     assert status.rate_limited == 1
     assert status.retries == 4
@@ -450,6 +458,156 @@ async def test_a_channel_lost_while_its_summary_is_live_is_gone_at_the_next_send
     assert gone == Gone((6,), gone.reason)
     assert "50013" in gone.reason
     assert len(fake.requests) == asked  # told without asking Discord again
+
+
+@pytest.fixture
+async def ledger(tmp_path) -> AsyncIterator[StoredBattleLedger]:
+    url = f"sqlite+aiosqlite:///{tmp_path}/ledger.db"
+    await upgrade(url)
+    async with Database(url) as database:
+        yield StoredBattleLedger(database)
+
+
+class Killed(BaseException):
+    """The process dies here (SIGKILL): nothing after it runs, no handler sees it."""
+
+
+class DiesAfterSaving:
+    """The real ledger, with the process killed right after its `n`-th save."""
+
+    def __init__(self, ledger: StoredBattleLedger, n: int) -> None:
+        self._ledger, self._left = ledger, n
+
+    async def load(self) -> dict[str, SavedBattle]:
+        return await self._ledger.load()
+
+    async def save(self, destination: str, message_id: int, steps: Any) -> None:
+        await self._ledger.save(destination, message_id, steps)
+        self._left -= 1
+        if self._left == 0:
+            raise Killed
+
+
+def _summary_count(fake: FakeDiscord, message_id: int) -> int | None:
+    return shown_count(fake.message(message_id).embeds[0])
+
+
+async def _fight(sender: DiscordSender, kills: list[EnrichedKill]) -> None:
+    """3 kills, then 3 more that start a live summary (threshold 5), the channel's last
+    message."""
+    where = f"channel:{FIGHTS}"
+    await sender.send(where, deliveries(kills[:3], subscriptions=(COMPACT,)))
+    await sender.send(where, deliveries(kills[3:6], first=4, subscriptions=(COMPACT,)))
+
+
+async def test_after_a_restart_kills_the_summary_already_showed_are_not_shown_again(
+    fake, client, kills, ledger
+):
+    where = f"channel:{FIGHTS}"
+    fold = deliveries(kills[6:10], first=7)
+    options = {"battle_threshold": 5, "battle_edit_interval": 0.05, "battle_quiet": 60}
+    async with make_sender(client, ledger=ledger, **options) as first:
+        await _fight(first, kills)
+        summary = fake.messages(FIGHTS)[-1]
+        assert await first.send(where, fold) == [Sent((7, 8, 9, 10), summary.id)]
+    # Killed before those answers were recorded: the next run is owed them again.
+    messages, edits = len(fake.messages(FIGHTS)), len(fake.requests_to("PATCH", EDIT))
+    assert _summary_count(fake, summary.id) == 10
+    async with make_sender(client, ledger=ledger, **options) as second:
+        again = await second.send(where, fold)
+        after = await second.send(where, deliveries(kills[10:11], first=11))
+    assert again == [Sent((7, 8, 9, 10), summary.id)]
+    assert _summary_count(fake, summary.id) == 10  # not 14
+    assert len(fake.requests_to("PATCH", EDIT)) == edits
+    assert len(fake.messages(FIGHTS)) == messages + 1  # only the new kill, on its own
+    assert after == [Sent((11,), fake.messages(FIGHTS)[-1].id)]
+    assert len(fake.requests_to("GET", EDIT)) == 1  # Discord asked once, not per send
+
+
+async def test_kills_of_a_summary_edit_that_never_happened_are_delivered_after_a_restart(
+    fake, client, kills, ledger
+):
+    where = f"channel:{FIGHTS}"
+    fold = deliveries(kills[6:10], first=7)
+    options = {"battle_threshold": 5, "battle_edit_interval": 0.05, "battle_quiet": 60}
+    # Saves: the summary as posted, then the step of the edit that is about to show 7-10.
+    async with make_sender(client, ledger=DiesAfterSaving(ledger, 2), **options) as first:
+        await _fight(first, kills)
+        summary = fake.messages(FIGHTS)[-1]
+        with pytest.raises(Killed):
+            await first.send(where, fold)
+    assert _summary_count(fake, summary.id) == 6  # the edit never went out
+    before = len(fake.messages(FIGHTS))
+    async with make_sender(client, ledger=ledger, **options) as second:
+        outcomes = await second.send(where, fold)
+    posted = fake.messages(FIGHTS)[before:]
+    assert posted  # shown nowhere yet: delivered now
+    assert sorted(i for o in outcomes for i in o.entry_ids) == [7, 8, 9, 10]
+    assert all(isinstance(o, Sent) and o.message_id != summary.id for o in outcomes)
+    assert [k for m in posted for k in shown(m)] == [k.id for k in kills[6:10]]
+    assert _summary_count(fake, summary.id) == 6
+
+
+async def test_a_deleted_summary_shows_nothing_so_its_kills_are_delivered_again(
+    fake, client, kills, ledger
+):
+    where = f"channel:{FIGHTS}"
+    fold = deliveries(kills[6:8], first=7)
+    options = {"battle_threshold": 5, "battle_edit_interval": 0.05, "battle_quiet": 60}
+    async with make_sender(client, ledger=ledger, **options) as first:
+        await _fight(first, kills)
+        summary = fake.messages(FIGHTS)[-1]
+        await first.send(where, fold)
+    await client.get_partial_messageable(FIGHTS).get_partial_message(summary.id).delete()
+    async with make_sender(client, ledger=ledger, **options) as second:
+        outcomes = await second.send(where, fold)
+    assert [o.message_id for o in outcomes] == [fake.messages(FIGHTS)[-1].id]
+    assert shown(fake.messages(FIGHTS)[-1]) == [k.id for k in kills[6:8]]
+
+
+async def test_the_ledger_keeps_each_summary_for_a_day(ledger):
+    wall = [NOW]
+    aged = StoredBattleLedger(ledger.database, clock=lambda: wall[0])
+    await aged.save("channel:1", 11, ((6, (1, 2)),))
+    await aged.save("channel:1", 11, ((6, (1, 2)), (8, (7,))))  # the same summary, edited
+    wall[0] = NOW + timedelta(hours=12)
+    await aged.save("channel:1", 12, ((7, (3,)), (9, (4, 5))))  # the next fight there
+    await aged.save("channel:2", 21, ((5, (6,)),))
+    async with ledger.database.session() as session, session.begin():
+        await StateRepository(session).set("battle:channel:3:31", "not json")
+    loaded = await aged.load()
+    assert set(loaded) == {"channel:1", "channel:2"}
+    assert [b.message_id for b in loaded["channel:1"]] == [11, 12]  # oldest first
+    first, second = loaded["channel:1"]
+    assert first.kill_ids == {1, 2, 7}
+    assert second.shown_at(8) == {3}
+    assert second.shown_at(9) == {3, 4, 5}
+    assert second.shown_at(6) == frozenset()
+    wall[0] = NOW + timedelta(hours=30)  # a day after the first fight, not the others
+    assert [b.message_id for b in (await aged.load())["channel:1"]] == [12]
+    async with ledger.database.session() as session:
+        left = await StateRepository(session).with_prefix("battle:")
+    assert set(left) == {"battle:channel:1:12", "battle:channel:2:21"}
+
+
+async def test_owed_kills_shown_by_two_summaries_of_an_earlier_run_are_all_recognised(
+    fake, client, kills, ledger
+):
+    where = f"channel:{FIGHTS}"
+    options = {"battle_threshold": 3, "battle_edit_interval": 0.05, "battle_quiet": 0.2}
+    async with make_sender(client, ledger=ledger, **options) as first:
+        await first.send(where, deliveries(kills[:5], subscriptions=(COMPACT,)))
+        one = fake.messages(FIGHTS)[-1]
+        await fake.wait_for(lambda: "Fight over" in fake.message(one.id).content)
+        await first.send(where, deliveries(kills[5:10], first=6, subscriptions=(COMPACT,)))
+        two = fake.messages(FIGHTS)[-1]
+        assert two.id != one.id
+    count = len(fake.messages(FIGHTS))
+    async with make_sender(client, ledger=ledger, **options) as second:
+        again = await second.send(where, deliveries(kills[3:5], first=4)
+                                  + deliveries(kills[8:10], first=9))
+    assert again == [Sent((4, 5), one.id), Sent((9, 10), two.id)]
+    assert len(fake.messages(FIGHTS)) == count
 
 
 async def test_the_request_budget_spaces_requests_in_the_order_they_asked():

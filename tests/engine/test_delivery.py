@@ -271,3 +271,28 @@ async def test_history_gives_back_the_stored_kills_enriched(database, enricher, 
                     key=lambda k: (k.killmail.time, k.id))
     assert [k.id for k in kills] == [k.id for k in recent]
     assert kills[0] == recent[0]
+
+
+class RateLimitedSender(ScriptedSender):
+    """Answers the first `times` sends to channel:1 with Discord's rate limit."""
+
+    def __init__(self, times: int) -> None:
+        super().__init__()
+        self.limited = times
+
+    async def send(self, destination: str, deliveries: Sequence[Delivery]) -> list[Outcome]:
+        if destination == "channel:1" and self.limited > 0:
+            self.limited -= 1
+            return [Retry(tuple(d.entry_id for d in deliveries), 0.001, "429", counts=False)]
+        return await super().send(destination, deliveries)
+
+
+async def test_rate_limited_retries_use_up_no_attempt_so_a_long_storm_loses_nothing(
+    database, enricher, matcher, data_dir
+):
+    sender = RateLimitedSender(times=20)
+    _, dispatcher, everything = await run(database, enricher, matcher, sender, data_dir,
+                                          max_attempts=3)
+    assert sender.limited == 0
+    assert sender.posted["channel:1"] == expected(everything.kills, matcher)["channel:1"]
+    assert dispatcher.stats.failed == 0

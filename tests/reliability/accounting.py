@@ -14,8 +14,8 @@ so ``count - threshold`` kills are shown by the summary alone. The figures:
 - missing: expected kills neither posted nor covered by a summary's count;
 - duplicate posts: a kill in two messages of its own (exact);
 - recounted: summary counts beyond the kills left to fold, i.e. kills a summary counted and
-  then shown again (a crash between Discord applying a summary edit and the outbox recording
-  it: at-least-once for summaries, see the report);
+  then shown again (what a crash between Discord applying a summary edit and the outbox
+  recording it would do, were the edit not written down first: see bot.battle_ledger);
 - unexpected: posted though none of the destination's subscriptions matches.
 
 Counts can offset each other, so the bot's outbox is checked too, message by message: every

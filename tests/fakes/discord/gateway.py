@@ -7,6 +7,8 @@ RESUMED, as from Discord. With `allow_resume=False` a RESUME is answered with IN
 (op 9, false) and discord.py identifies again, after its own 5 s `before_identify_hook` wait.
 Privileged intents close the connection with 4014, as Discord does for a bot that has not
 enabled them, unless `allow_privileged_intents`; a wrong token closes it with 4004.
+`drop_gateway()` is an outage: every connection closed and new ones refused (503) until
+`restore_gateway()`; discord.py keeps retrying and then RESUMEs.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ _CLIENT_QUIT = (1000, 1001)  # a client closing with these ends its session
 
 
 class Gateway(FakeState):
+    gateway_refused = False  # an outage in progress: the handshake is answered 503
+
     @property
     def connected(self) -> int:
         """Gateway connections with a session (identified or resumed)."""
@@ -50,6 +54,14 @@ class Gateway(FakeState):
         """Close every gateway connection with `code`; discord.py reconnects and RESUMEs."""
         for conn in list(self._connections):
             await self._close(conn, code)
+
+    async def drop_gateway(self) -> None:
+        """Close every gateway connection and refuse new ones until `restore_gateway`."""
+        self.gateway_refused = True
+        await self.close_gateway()
+
+    def restore_gateway(self) -> None:
+        self.gateway_refused = False
 
     async def send_reconnect(self) -> None:
         """Op 7 RECONNECT to every connection, as Discord does before moving a session."""
@@ -104,6 +116,8 @@ class Gateway(FakeState):
             await self._close(conn, 1001)
 
     async def _gateway(self, request: web.Request) -> web.StreamResponse:
+        if self.gateway_refused:
+            raise web.HTTPServiceUnavailable(text="gateway unavailable")
         ws = web.WebSocketResponse(max_msg_size=0, autoping=True)
         await ws.prepare(request)
         conn = Connection(ws)

@@ -189,6 +189,25 @@ class FakeDiscord(Gateway, Plumbing, Replies, Resources):
         every = (m for ms in self._by_channel.values() for m in ms)
         return sorted((m for m in every if include_deleted or not m.deleted), key=lambda m: m.id)
 
+    def take_records(self) -> dict[int, list[Message]]:
+        """Channel id -> the messages posted there since the last call, oldest first; then
+        forget them and every request record, so a long run reads as it goes in flat memory.
+        A message stays known (for a nonce repeat to find it) while its nonce is within the
+        nonce window."""
+        taken = {channel: messages for channel, messages in self._by_channel.items() if messages}
+        self._by_channel.clear()
+        self.requests.clear()
+        now = self.now()
+        self._nonces = {
+            key: seen for key, seen in self._nonces.items() if now - seen[1] < self.nonce_window
+        }
+        keep = {message_id for message_id, _ in self._nonces.values()}
+        for messages in taken.values():
+            for message in messages:
+                if message.id not in keep:
+                    self._messages.pop(message.id, None)
+        return taken
+
     def message(self, message_id: int) -> Message:
         """Any message by id, ephemeral replies included."""
         return self._messages[message_id]
