@@ -7,6 +7,10 @@ edit that adds kills, the sender saves a step: the count the summary will show a
 that edit adds. After a restart the sender reads the summary's count back from Discord: the
 steps it reaches are shown, and their kills are answered as sent without being shown again;
 kills of a step the count does not reach never showed and are delivered as usual.
+
+The summary's first post is written down too, just before it is made (no message id yet,
+only its nonce): killed before Discord's answer is recorded, the next run posts those kills
+again under that nonce, and Discord answers a nonce it has seen with the message it made.
 """
 
 from __future__ import annotations
@@ -28,10 +32,13 @@ _PREFIX: Final = "battle:"
 
 class SavedBattle(msgspec.Struct, frozen=True):
     destination: str
-    message_id: int
+    # None: written just before the summary was posted, under `nonce`; whether Discord made
+    # it is not known (see DiscordSender._shown_before).
+    message_id: int | None
     # (the summary's kill count once this step shows, the folded kill ids it adds), in order.
     steps: tuple[tuple[int, tuple[int, ...]], ...]
     saved_at: datetime
+    nonce: str | None = None
 
     @property
     def kill_ids(self) -> frozenset[int]:
@@ -50,10 +57,14 @@ class BattleLedger(Protocol):
         ...
 
     async def save(
-        self, destination: str, message_id: int, steps: tuple[tuple[int, tuple[int, ...]], ...]
+        self,
+        destination: str,
+        message_id: int | None,
+        steps: tuple[tuple[int, tuple[int, ...]], ...],
+        nonce: str | None = None,
     ) -> None:
-        """Replace what is saved for summary `message_id` of `destination`: it shows
-        `steps`."""
+        """Replace what is saved for summary `message_id` of `destination`: it shows `steps`.
+        `message_id` None: the summary is about to be posted under `nonce`."""
         ...
 
 
@@ -81,15 +92,30 @@ class StoredBattleLedger:
                     await state.delete(key)
                 else:
                     found.setdefault(battle.destination, []).append(battle)
-        for battles in found.values():
-            battles.sort(key=lambda b: b.saved_at)
+            for destination, battles in found.items():
+                # A summary known to be posted makes the record of its posting moot.
+                posted = {b.nonce for b in battles if b.message_id is not None}
+                for moot in [b for b in battles if b.message_id is None and b.nonce in posted]:
+                    await state.delete(_key(destination, moot.message_id, moot.nonce))
+                    battles.remove(moot)
+                battles.sort(key=lambda b: b.saved_at)
         return found
 
     async def save(
-        self, destination: str, message_id: int, steps: tuple[tuple[int, tuple[int, ...]], ...]
+        self,
+        destination: str,
+        message_id: int | None,
+        steps: tuple[tuple[int, tuple[int, ...]], ...],
+        nonce: str | None = None,
     ) -> None:
-        battle = SavedBattle(destination, message_id, steps, self.clock())
+        battle = SavedBattle(destination, message_id, steps, self.clock(), nonce)
         async with self.database.session() as session, session.begin():
             await StateRepository(session).set(
-                f"{_PREFIX}{destination}:{message_id}", msgspec.json.encode(battle).decode()
+                _key(destination, message_id, nonce), msgspec.json.encode(battle).decode()
             )
+
+
+def _key(destination: str, message_id: int | None, nonce: str | None) -> str:
+    if message_id is None:
+        return f"{_PREFIX}{destination}:n:{nonce}"
+    return f"{_PREFIX}{destination}:{message_id}"

@@ -28,7 +28,7 @@ import inspect
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Self
@@ -228,11 +228,8 @@ class DiscordSender:
             outcomes += await self._post(destination, target, one_by_one)
         if folded:
             stop = next((o for o in outcomes if isinstance(o, Retry | Gone)), None)
-            folded_ids = tuple(d.entry_id for d in folded)
-            if isinstance(stop, Retry):
-                outcomes.append(Retry(folded_ids, stop.after, stop.error, stop.counts))
-            elif isinstance(stop, Gone):
-                outcomes.append(Gone(folded_ids, stop.reason))
+            if stop is not None:
+                outcomes.append(_same(stop, tuple(d.entry_id for d in folded)))
             else:
                 outcomes.extend(await self._fold(destination, target, folded))
         if any(isinstance(o, Sent) for o in outcomes):
@@ -264,8 +261,16 @@ class DiscordSender:
     # --- posting ---
 
     async def _post(
-        self, destination: str, target: Target, deliveries: Sequence[Delivery]
+        self,
+        destination: str,
+        target: Target,
+        deliveries: Sequence[Delivery],
+        *,
+        nonce: str | None = None,
     ) -> list[Outcome]:
+        """`nonce`: that of a live summary an earlier run may have posted showing these
+        deliveries; the first message goes under it, and if Discord answers with that
+        summary, they are all shown."""
         now = self._now()
         pending = [render(d, await self._options(d), now=now) for d in deliveries]
         outcomes: list[Outcome] = []
@@ -277,6 +282,8 @@ class DiscordSender:
         while pending:
             post = next_post(destination, pending, ready, most=1 if isolate else None)
             isolate = max(isolate - 1, 0)
+            if nonce is not None:
+                post, nonce = replace(post, nonce=nonce), None
             try:
                 message = await self._create(target, post)
             except Exception as error:
@@ -293,6 +300,11 @@ class DiscordSender:
                     continue
                 remaining = tuple(item.delivery.entry_id for item in pending)
                 outcomes.append(self._answer(destination, found, remaining))
+                return outcomes
+            if any(shown_count(e.to_dict()) is not None for e in message.embeds):
+                # The summary made before the crash, showing them all.
+                outcomes.append(Sent(tuple(i.delivery.entry_id for i in pending), message.id))
+                self._folded += len(pending)
                 return outcomes
             shown = kill_ids_in(message)
             if not any(item.kill_id in shown for item in post.items):
@@ -394,6 +406,11 @@ class DiscordSender:
             notice = NOTICE.format(count=battle.summary.kills)
             showing = battle.folded
             step = self._next_step(battle)
+            if not await self._save_posting(battle, step):
+                battle.unsaved[:0] = step[1]
+                unsaved = Verdict("retry", "the live summary could not be written down",
+                                  after=self._retry_delay)
+                return [self._answer(destination, unsaved, ids)]
             post = Post(
                 items=(),
                 nonce=battle.nonce,
@@ -441,13 +458,26 @@ class DiscordSender:
         battle.unsaved.clear()
         return battle.summary.kills, ids
 
+    async def _save_posting(self, battle: Battle, step: tuple[int, tuple[int, ...]]) -> bool:
+        """Write down that the summary is about to be posted (under its nonce) showing
+        `step`: killed before Discord's answer is recorded, the next run posts those kills
+        again under that nonce, and Discord answers with the summary if it made it."""
+        if self._ledger is None or not step[1]:
+            return True
+        try:
+            await self._ledger.save(battle.destination, None, (*battle.steps, step), battle.nonce)
+        except Exception:
+            log.exception("could not write down the live summary of %s", battle.destination)
+            return False
+        return True
+
     async def _save_step(self, battle: Battle, step: tuple[int, tuple[int, ...]]) -> bool:
         """Write `step` down (before the edit that makes it true); False if that failed."""
         if self._ledger is None or not step[1] or battle.message is None:
             return True
         steps = (*battle.steps, step)
         try:
-            await self._ledger.save(battle.destination, battle.message.id, steps)
+            await self._ledger.save(battle.destination, battle.message.id, steps, battle.nonce)
         except Exception:
             log.exception("could not write down the live summary of %s", battle.destination)
             return False
@@ -457,12 +487,27 @@ class DiscordSender:
     async def _shown_before(
         self, destination: str, target: Target, deliveries: Sequence[Delivery]
     ) -> tuple[list[Outcome], list[Delivery]]:
-        """(Sent for the deliveries a summary of an earlier run already shows, the rest).
+        """(The outcomes of deliveries a summary of an earlier run took in, the rest).
 
-        Asks Discord once per summary, when an owed kill is one that summary took in."""
+        A summary known to be posted is asked for once, when an owed kill is one it took in:
+        what its count reaches is shown. One that was about to be posted when the run ended
+        is posted again under its nonce (see `_post`)."""
         outcomes: list[Outcome] = []
         rest = list(deliveries)
-        for saved in self._saved[destination]:
+        for saved in list(self._saved[destination]):
+            if saved.message_id is None:
+                again = [d for d in rest if d.kill.id in saved.kill_ids]
+                if not again:
+                    continue
+                assert saved.nonce is not None
+                outcomes += await self._post(destination, target, again, nonce=saved.nonce)
+                stop = next((o for o in outcomes if isinstance(o, Retry | Gone)), None)
+                if isinstance(stop, Retry):  # the nonce is tried again with them
+                    left = tuple(d.entry_id for d in rest if d not in again)
+                    return outcomes + ([_same(stop, left)] if left else []), []
+                self._saved[destination].remove(saved)
+                rest = [d for d in rest if d not in again]
+                continue
             shown = self._shown.get(saved.message_id)
             if shown is None:
                 if not any(d.kill.id in saved.kill_ids for d in rest):
@@ -602,3 +647,10 @@ class DiscordSender:
         battle.edits += 1
         self._edits += 1
         return None
+
+
+def _same(stop: Retry | Gone, ids: tuple[int, ...]) -> Outcome:
+    """What `stop` said, for `ids` too: posts behind a refused one wait or go with it."""
+    if isinstance(stop, Retry):
+        return Retry(ids, stop.after, stop.error, stop.counts)
+    return Gone(ids, stop.reason)

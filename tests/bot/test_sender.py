@@ -473,17 +473,21 @@ class Killed(BaseException):
 
 
 class DiesAfterSaving:
-    """The real ledger, with the process killed right after its `n`-th save."""
+    """The real ledger, with the process killed right after its `n`-th save (or instead of
+    it)."""
 
-    def __init__(self, ledger: StoredBattleLedger, n: int) -> None:
-        self._ledger, self._left = ledger, n
+    def __init__(self, ledger: StoredBattleLedger, n: int, *, instead: bool = False) -> None:
+        self._ledger, self._left, self._instead = ledger, n, instead
 
-    async def load(self) -> dict[str, SavedBattle]:
+    async def load(self) -> dict[str, list[SavedBattle]]:
         return await self._ledger.load()
 
-    async def save(self, destination: str, message_id: int, steps: Any) -> None:
-        await self._ledger.save(destination, message_id, steps)
+    async def save(self, destination: str, message_id: int | None, steps: Any,
+                   nonce: str | None = None) -> None:
         self._left -= 1
+        if self._left == 0 and self._instead:
+            raise Killed
+        await self._ledger.save(destination, message_id, steps, nonce)
         if self._left == 0:
             raise Killed
 
@@ -530,8 +534,9 @@ async def test_kills_of_a_summary_edit_that_never_happened_are_delivered_after_a
     where = f"channel:{FIGHTS}"
     fold = deliveries(kills[6:10], first=7)
     options = {"battle_threshold": 5, "battle_edit_interval": 0.05, "battle_quiet": 60}
-    # Saves: the summary as posted, then the step of the edit that is about to show 7-10.
-    async with make_sender(client, ledger=DiesAfterSaving(ledger, 2), **options) as first:
+    # Saves: the summary about to be posted, as posted, then the step of the edit that is
+    # about to show 7-10.
+    async with make_sender(client, ledger=DiesAfterSaving(ledger, 3), **options) as first:
         await _fight(first, kills)
         summary = fake.messages(FIGHTS)[-1]
         with pytest.raises(Killed):
@@ -546,6 +551,49 @@ async def test_kills_of_a_summary_edit_that_never_happened_are_delivered_after_a
     assert all(isinstance(o, Sent) and o.message_id != summary.id for o in outcomes)
     assert [k for m in posted for k in shown(m)] == [k.id for k in kills[6:10]]
     assert _summary_count(fake, summary.id) == 6
+
+
+async def test_killed_between_discord_posting_a_summary_and_its_record_nothing_shows_twice(
+    fake, client, kills, ledger
+):
+    where = f"channel:{FIGHTS}"
+    options = {"battle_threshold": 5, "battle_edit_interval": 0.05, "battle_quiet": 60}
+    # The summary is written down as about to be posted; Discord posts it; killed before
+    # the second record (its message id) is written.
+    dies = DiesAfterSaving(ledger, 2, instead=True)
+    async with make_sender(client, ledger=dies, **options) as first:
+        await first.send(where, deliveries(kills[:3], subscriptions=(COMPACT,)))
+        with pytest.raises(Killed):
+            await first.send(where, deliveries(kills[3:6], first=4, subscriptions=(COMPACT,)))
+    summary = fake.messages(FIGHTS)[-1]
+    assert _summary_count(fake, summary.id) == 6
+    count = len(fake.messages(FIGHTS))
+    # The next run is owed the folded kill (6) again, and more of the fight came meanwhile
+    # in another order: the summary is not made twice.
+    async with make_sender(client, ledger=ledger, **options) as second:
+        again = await second.send(where, deliveries(kills[5:6], first=6, subscriptions=(COMPACT,)))
+    assert again == [Sent((6,), summary.id)]
+    assert len(fake.messages(FIGHTS)) == count
+    assert _summary_count(fake, summary.id) == 6
+
+
+async def test_killed_before_discord_posted_a_summary_its_kills_are_posted_once_after_all(
+    fake, client, kills, ledger
+):
+    where = f"channel:{FIGHTS}"
+    options = {"battle_threshold": 5, "battle_edit_interval": 0.05, "battle_quiet": 60}
+    dies = DiesAfterSaving(ledger, 1)  # written down as about to be posted; never posted
+    async with make_sender(client, ledger=dies, **options) as first:
+        await first.send(where, deliveries(kills[:3], subscriptions=(COMPACT,)))
+        with pytest.raises(Killed):
+            await first.send(where, deliveries(kills[3:6], first=4, subscriptions=(COMPACT,)))
+    before = fake.messages(FIGHTS)
+    async with make_sender(client, ledger=ledger, **options) as second:
+        again = await second.send(where, deliveries(kills[5:6], first=6, subscriptions=(COMPACT,)))
+    [posted] = fake.messages(FIGHTS)[len(before):]
+    assert again == [Sent((6,), posted.id)]
+    assert shown(posted) == [kills[5].id]
+    assert all(shown_count(e) is None for m in fake.messages(FIGHTS) for e in m.embeds)
 
 
 async def test_a_deleted_summary_shows_nothing_so_its_kills_are_delivered_again(
@@ -568,8 +616,10 @@ async def test_a_deleted_summary_shows_nothing_so_its_kills_are_delivered_again(
 async def test_the_ledger_keeps_each_summary_for_a_day(ledger):
     wall = [NOW]
     aged = StoredBattleLedger(ledger.database, clock=lambda: wall[0])
-    await aged.save("channel:1", 11, ((6, (1, 2)),))
-    await aged.save("channel:1", 11, ((6, (1, 2)), (8, (7,))))  # the same summary, edited
+    await aged.save("channel:1", None, ((6, (1, 2)),), "b-1")  # about to be posted
+    await aged.save("channel:1", 11, ((6, (1, 2)),), "b-1")  # posted: the above is moot
+    await aged.save("channel:1", 11, ((6, (1, 2)), (8, (7,))), "b-1")  # the same, edited
+    await aged.save("channel:2", None, ((4, (8,)),), "b-2")  # never known to be posted
     wall[0] = NOW + timedelta(hours=12)
     await aged.save("channel:1", 12, ((7, (3,)), (9, (4, 5))))  # the next fight there
     await aged.save("channel:2", 21, ((5, (6,)),))
@@ -578,6 +628,7 @@ async def test_the_ledger_keeps_each_summary_for_a_day(ledger):
     loaded = await aged.load()
     assert set(loaded) == {"channel:1", "channel:2"}
     assert [b.message_id for b in loaded["channel:1"]] == [11, 12]  # oldest first
+    assert [(b.message_id, b.nonce) for b in loaded["channel:2"]] == [(None, "b-2"), (21, None)]
     first, second = loaded["channel:1"]
     assert first.kill_ids == {1, 2, 7}
     assert second.shown_at(8) == {3}
@@ -587,7 +638,7 @@ async def test_the_ledger_keeps_each_summary_for_a_day(ledger):
     assert [b.message_id for b in (await aged.load())["channel:1"]] == [12]
     async with ledger.database.session() as session:
         left = await StateRepository(session).with_prefix("battle:")
-    assert set(left) == {"battle:channel:1:12", "battle:channel:2:21"}
+    assert set(left) == {"battle:channel:1:12", "battle:channel:2:21"}  # b-2's day is over
 
 
 async def test_owed_kills_shown_by_two_summaries_of_an_earlier_run_are_all_recognised(
