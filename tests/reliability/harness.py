@@ -300,7 +300,7 @@ def run_chaos(
         unexpected_exits=tuple(runs.unexpected),
         delivered=tally(expected, shown, rows, plan.battle_threshold),
         nonce_dedupes=dedupes,
-        log_errors=tuple(_log_errors(workdir / "logs")),
+        log_errors=tuple(log_errors(workdir / "logs", "run-*.log")),
         seconds=time.monotonic() - started,
         logs=workdir / "logs",
     )
@@ -557,9 +557,10 @@ def _outbox(path: Path) -> list[Row]:
     return [Row(*row) for row in found]
 
 
-def _log_errors(logs: Path) -> list[str]:
+def log_errors(logs: Path, pattern: str) -> list[str]:
+    """The error lines and tracebacks in the logs named by `pattern`, one line each."""
     found = []
-    for path in sorted(logs.glob("run-*.log")):
+    for path in sorted(logs.glob(pattern)):
         for line in path.read_text(errors="replace").splitlines():
             if " ERROR " in line or "Traceback" in line or " CRITICAL " in line:
                 found.append(f"{path.name}: {line.strip()[:200]}")

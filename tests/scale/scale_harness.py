@@ -55,6 +55,7 @@ from tests.reliability.accounting import (
     read_messages,
     tally,
 )
+from tests.reliability.harness import log_errors
 
 __all__ = ["FEEDS", "Feed", "ScalePlan", "ScaleReport", "run_scale_out"]
 
@@ -274,7 +275,7 @@ def _scenario(
         "exits": dict(processes.exits),
         "loaded": _loaded(workdir / "logs"),
         "nonce_dedupes": served.call(lambda: discord_fake.nonce_dedupes),
-        "log_errors": tuple(_log_errors(workdir / "logs")),
+        "log_errors": tuple(log_errors(workdir / "logs", "*.log")),
     }
 
 
@@ -459,15 +460,6 @@ def _loaded(logs: Path) -> dict[str, int]:
         for line in path.read_text(errors="replace").splitlines():
             if (hit := _LOADED.search(line)) is not None:
                 found[path.stem] = int(hit.group(1))
-    return found
-
-
-def _log_errors(logs: Path) -> list[str]:
-    found = []
-    for path in sorted(logs.glob("*.log")):
-        for line in path.read_text(errors="replace").splitlines():
-            if " ERROR " in line or "Traceback" in line or " CRITICAL " in line:
-                found.append(f"{path.name}: {line.strip()[:200]}")
     return found
 
 
