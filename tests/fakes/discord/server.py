@@ -198,10 +198,14 @@ class FakeDiscord(Gateway, Plumbing, Replies, Resources):
         self._by_channel.clear()
         self.requests.clear()
         now = self.now()
-        self._nonces = {
-            key: seen for key, seen in self._nonces.items() if now - seen[1] < self.nonce_window
-        }
-        keep = {message_id for message_id, _ in self._nonces.values()}
+        live: dict[tuple[int, str], tuple[int, float]] = {}
+        for key, seen in self._nonces.items():
+            if now - seen[1] < self.nonce_window:
+                live[key] = seen
+            else:
+                self._messages.pop(seen[0], None)  # taken earlier, kept for its nonce till now
+        self._nonces = live
+        keep = {message_id for message_id, _ in live.values()}
         for messages in taken.values():
             for message in messages:
                 if message.id not in keep:
