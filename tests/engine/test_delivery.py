@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -77,14 +76,6 @@ def universe() -> Universe:
 @pytest.fixture(scope="module")
 def enricher(universe: Universe) -> Enricher:
     return Enricher(universe)
-
-
-@pytest.fixture
-async def database(tmp_path: Path) -> AsyncIterator[Database]:
-    url = f"sqlite+aiosqlite:///{tmp_path}/kw.db"
-    await upgrade(url)
-    async with Database(url) as db:
-        yield db
 
 
 @pytest.fixture

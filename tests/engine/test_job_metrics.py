@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
 from engine.jobs import Jobs
 from engine.ops import OpsServer
 from engine.store.database import Database
-from engine.store.migrate import upgrade
 from tests.engine.test_ops import Feeds, Wall, checks_for, get, names, samples, value
 from tests.fakes.waiting import until
 
@@ -21,14 +18,6 @@ SUCCESS = datetime(2026, 6, 1, 4, 0, tzinfo=UTC)
 @pytest.fixture
 def wall() -> Wall:
     return Wall()
-
-
-@pytest.fixture
-async def database(tmp_path: Path) -> AsyncIterator[Database]:
-    url = f"sqlite+aiosqlite:///{tmp_path}/kw.db"
-    await upgrade(url)
-    async with Database(url) as db:
-        yield db
 
 
 async def test_a_failing_job_shows_its_failures_beside_a_healthy_one(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -20,7 +19,6 @@ from engine.sources.http import HttpTimeouts
 from engine.sources.r2z2 import R2Z2Source, cursor_key
 from engine.status import STATUS_KEY, decode_status
 from engine.store.database import Database
-from engine.store.migrate import upgrade
 from engine.store.repositories import KillmailRepository, StateRepository
 from tests.fakes.r2z2 import FakeR2Z2, fixture_kills
 from tests.fakes.waiting import until
@@ -43,14 +41,6 @@ class RecordingSink:
 @pytest.fixture(scope="module")
 def enricher() -> Enricher:
     return Enricher(Universe.load())
-
-
-@pytest.fixture
-async def database(tmp_path: Path) -> AsyncIterator[Database]:
-    url = f"sqlite+aiosqlite:///{tmp_path}/kw.db"
-    await upgrade(url)
-    async with Database(url) as db:
-        yield db
 
 
 @pytest.fixture

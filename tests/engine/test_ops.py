@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -27,7 +26,6 @@ from engine.sources import ReplaySource
 from engine.sources.status import SourceCounters
 from engine.status import EngineStatus
 from engine.store.database import Database
-from engine.store.migrate import upgrade
 from engine.store.outbox import OutboxRepository
 from engine.store.repositories import StateRepository
 
@@ -70,14 +68,6 @@ class Feeds:
 @pytest.fixture
 def wall() -> Wall:
     return Wall()
-
-
-@pytest.fixture
-async def database(tmp_path: Path) -> AsyncIterator[Database]:
-    url = f"sqlite+aiosqlite:///{tmp_path}/kw.db"
-    await upgrade(url)
-    async with Database(url) as db:
-        yield db
 
 
 def pinger(database: Database) -> Any:

@@ -3,10 +3,8 @@ scale-out bot process is judged by its stream consumer's reads instead of feeds.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,8 +12,6 @@ import pytest
 from engine.ops import DiscordLink, OpsChecks, OpsServer
 from engine.scale.consumer import ConsumerStatus
 from engine.sources.status import SourceCounters
-from engine.store.database import Database
-from engine.store.migrate import upgrade
 from tests.engine.test_ops import (
     START,
     Feeds,
@@ -36,14 +32,6 @@ STALE = timedelta(seconds=30)
 @pytest.fixture
 def wall() -> Wall:
     return Wall()
-
-
-@pytest.fixture
-async def database(tmp_path: Path) -> AsyncIterator[Database]:
-    url = f"sqlite+aiosqlite:///{tmp_path}/kw.db"
-    await upgrade(url)
-    async with Database(url) as db:
-        yield db
 
 
 class Link:

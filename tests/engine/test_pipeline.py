@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import orjson
 import pytest
@@ -16,8 +15,6 @@ from engine.model import EnrichedKill
 from engine.pipeline import Engine
 from engine.sources import Cursor, RawKill, ReplaySource
 from engine.sources.status import SourceCounters, SourceStatus
-from engine.store.database import Database
-from engine.store.migrate import upgrade
 from engine.store.repositories import KillmailRepository, StateRepository
 
 
@@ -37,14 +34,6 @@ class FailingSink:
 @pytest.fixture(scope="module")
 def enricher() -> Enricher:
     return Enricher(Universe.load())
-
-
-@pytest.fixture
-async def database(tmp_path: Path) -> AsyncIterator[Database]:
-    url = f"sqlite+aiosqlite:///{tmp_path}/kw.db"
-    await upgrade(url)
-    async with Database(url) as db:
-        yield db
 
 
 def _engine(sources, enricher, database, *sinks, **tuning) -> Engine:
